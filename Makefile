@@ -1,0 +1,86 @@
+# berth: a hosted hypervisor on KVM.
+#   make            build build/berth and the test guests
+#   make run        install what is missing, build, boot the default guest
+#   make test       install what is missing, build, run every test
+#   make check      unit tests under ASan and UBSan
+#   make install    install berth and its guests under PREFIX
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+BERTH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-fno-strict-aliasing -Isrc -MMD -MP \
+	-DBERTH_GUEST_DIR='"$(PREFIX)/share/berth/guests"'
+LIBS     := -lpthread -lz -lbz2 -llzma -llz4 -lzstd
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+
+SRCS     := $(sort $(wildcard src/*.c src/*/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+TESTS    := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
+TEST_BINS     := $(TESTS:%=$(BUILD)/tests/%)
+SAN_TEST_BINS := $(TESTS:%=$(BUILD)/san/tests/%)
+
+all: $(BUILD)/berth guests
+
+include guest/guest.mk
+
+$(BUILD)/berth: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BERTH_CFLAGS) -c -o $@ $<
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(BERTH_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BERTH_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/san/tests/%: tests/unit/%.c $(SAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(BERTH_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps all
+	$(BUILD)/berth run $(ARGS)
+
+unit: $(TEST_BINS)
+	@tests/run-unit.sh $(TEST_BINS)
+
+check: $(SAN_TEST_BINS)
+	@tests/run-unit.sh $(SAN_TEST_BINS)
+
+integration: all
+	@tests/integration/run.sh $(BUILD)
+
+test: deps all $(TEST_BINS) $(SAN_TEST_BINS)
+	@tests/run-all.sh $(BUILD)
+
+format:
+	clang-format -i $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] guest/*.[ch] bench/*/*.c)
+
+format-check:
+	@out=$$(for f in $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] guest/*.[ch] bench/*/*.c); do \
+		clang-format --dry-run "$$f" 2>&1 | grep -q . && echo "$$f"; done); \
+	if [ -n "$$out" ]; then echo "clang-format would change:"; echo "$$out"; exit 1; fi
+
+install: all
+	install -D -m 755 $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -d $(DESTDIR)$(PREFIX)/share/berth/guests
+	install -m 644 $(GUEST_ELFS) $(DESTDIR)$(PREFIX)/share/berth/guests/
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all deps run unit check integration test format format-check install clean guests
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* `berth run` options, parsed once into one validated struct. */
+#ifndef BERTH_CLI_CONFIG_H
+#define BERTH_CLI_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+
+struct run_config {
+	const char *kernel; /* NULL: the default demo guest */
+	const char *initrd;
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t mem;
+	enum serial_mode serial;
+	const char *serial_path;
+	bool guest_decompress;
+	int verbose;
+	bool help;
+};
+
+#define RUN_DEFAULT_MEM (256ULL << 20)
+#define RUN_MIN_MEM	(2ULL << 20)
+#define RUN_MAX_MEM	(1ULL << 40)
+
+/* Parse a size: a number with an optional K, M, G or T suffix (binary
+ * units; no suffix means MiB, as in QEMU's -m). -EINVAL if malformed or
+ * out of uint64_t range. */
+int parse_size(const char *s, uint64_t *out)
+	__attribute__((warn_unused_result));
+
+/* Parse `berth run` arguments (argv[0] is "run"). On error logs one line
+ * naming the option and the value and returns -EINVAL. */
+int run_config_parse(struct run_config *c, int argc, char **argv)
+	__attribute__((warn_unused_result));
+
+/* Print the usage text for `berth run`. */
+void run_config_usage(FILE *f);
+
+#endif

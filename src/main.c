@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* berth: the command line. Only main() exits the process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/loader.h"
+#include "cli/config.h"
+#include "cli/console.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define BERTH_VERSION "0.1.0"
+
+#ifndef BERTH_GUEST_DIR
+#define BERTH_GUEST_DIR "/usr/local/share/berth/guests"
+#endif
+
+static void usage(FILE *f)
+{
+	fputs("usage: berth COMMAND [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  run        boot one VM in the foreground (berth run --help)\n"
+	      "  version    print the version\n",
+	      f);
+}
+
+/* The demo guest next to the binary (build tree) or installed. */
+static const char *default_kernel(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(buf, len, "%s/guest/demo.elf", dirname(exe));
+		if (!access(buf, R_OK))
+			return buf;
+	}
+	snprintf(buf, len, "%s/demo.elf", BERTH_GUEST_DIR);
+	if (!access(buf, R_OK))
+		return buf;
+	pr_err("no --kernel given and the demo guest is not built or installed "
+	       "(looked for %s)",
+	       buf);
+	return NULL;
+}
+
+static int open_serial(const struct run_config *c)
+{
+	int fd;
+
+	if (c->serial == SERIAL_NONE)
+		return -1;
+	if (c->serial == SERIAL_STDIO)
+		return STDOUT_FILENO;
+	fd = open(c->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		pr_err("--serial: cannot open '%s': %s", c->serial_path,
+		       strerror(errno));
+	return fd;
+}
+
+/* Build, load and run the VM; returns berth's exit status. */
+static int run_vm(const struct run_config *c, const char *kernel)
+{
+	struct vm_options opt = {.nr_vcpus = c->cpus, .ram_size = c->mem};
+	struct boot_config bc = {.kernel_path = kernel,
+				 .initrd_path = c->initrd,
+				 .cmdline = c->cmdline,
+				 .guest_decompress = c->guest_decompress};
+	struct vm vm;
+	int status;
+
+	opt.serial_out_fd = open_serial(c);
+	if (c->serial == SERIAL_FILE && opt.serial_out_fd < 0)
+		return BERTH_EXIT_USAGE;
+	opt.serial_in = c->serial == SERIAL_STDIO;
+	if (vm_create(&vm, &opt)) {
+		status = BERTH_EXIT_HOST;
+	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
+		status = BERTH_EXIT_USAGE;
+	} else if (console_block_signals() || vm_start(&vm)) {
+		status = BERTH_EXIT_HOST;
+	} else {
+		if (console_run(&vm, opt.serial_in))
+			vm_stop(&vm, BERTH_EXIT_HOST, "console failed");
+		status = vm_join(&vm);
+		pr_info("VM stopped: %s (exit status %d)", vm.stop_reason,
+			status);
+	}
+	vm_destroy(&vm);
+	if (c->serial == SERIAL_FILE)
+		close(opt.serial_out_fd);
+	return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_config c;
+	char buf[PATH_MAX + 32];
+	const char *kernel;
+
+	if (run_config_parse(&c, argc, argv))
+		return BERTH_EXIT_USAGE;
+	if (c.help) {
+		run_config_usage(stdout);
+		return 0;
+	}
+	log_threshold = c.verbose >= 2 ? LOG_DEBUG
+			: c.verbose    ? LOG_INFO
+				       : LOG_WARN;
+	kernel = c.kernel ? c.kernel : default_kernel(buf, sizeof(buf));
+	if (!kernel)
+		return BERTH_EXIT_USAGE;
+	return run_vm(&c, kernel);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return BERTH_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "run")) {
+		argv[1] = "berth run";
+		return cmd_run(argc - 1, argv + 1);
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("berth %s\n", BERTH_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	pr_err("unknown command '%s' (see berth --help)", argv[1]);
+	return BERTH_EXIT_USAGE;
+}

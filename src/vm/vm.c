@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* VM lifecycle: create the KVM VM and its memory, irqchip and devices;
+ * start vCPU threads; stop them all when any of them ends the VM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "boot/mptable.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+/* KVM needs three pages for the (VMX) real-mode TSS and one for the
+ * identity map; both sit in the MMIO hole just below the BIOS area. */
+#define KVM_TSS_ADDR	      0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+#define SIG_VCPU_KICK SIGUSR1
+
+static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg,
+		    const char *what)
+{
+	if (ioctl(vm->vm_fd, req, arg) < 0) {
+		int err = errno;
+
+		pr_err("%s: %s", what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+static int vm_create_kvm(struct vm *vm, const struct vm_options *opt)
+{
+	int max, ret;
+
+	ret = kvm_open_checked(&vm->kvm_fd);
+	if (ret)
+		return ret;
+	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && opt->nr_vcpus > (unsigned)max) {
+		pr_err("--cpus: %u is more than this KVM allows (%d)",
+		       opt->nr_vcpus, max);
+		return -EINVAL;
+	}
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		pr_err("KVM_CREATE_VM: %s", strerror(errno));
+		return -errno;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size < (int)sizeof(struct kvm_run)) {
+		pr_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EIO;
+	}
+	return cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
+}
+
+static int vm_create_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = {.flags = 0};
+	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
+	int ret;
+
+	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR, "KVM_SET_TSS_ADDR");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR,
+			       (unsigned long)&ident,
+			       "KVM_SET_IDENTITY_MAP_ADDR");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit,
+			       "KVM_CREATE_PIT2");
+	vm->irqchip_ready = !ret;
+	return ret;
+}
+
+static int vm_create_memory(struct vm *vm, uint64_t ram_size)
+{
+	int ret = guest_mem_init(&vm->mem, ram_size);
+
+	if (ret) {
+		pr_err("--mem: cannot map %llu MiB of guest RAM: %s",
+		       (unsigned long long)(ram_size >> 20), strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+
+		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION,
+			       (unsigned long)&slot,
+			       "KVM_SET_USER_MEMORY_REGION");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void vm_com1_irq(void *ctx, int level)
+{
+	vm_set_irq(ctx, UART_COM1_IRQ, level);
+}
+
+static void vm_reset_requested(void *ctx)
+{
+	vm_stop(ctx, BERTH_EXIT_OK, "guest reset");
+}
+
+static void vm_debug_exit(void *ctx, int status)
+{
+	vm_stop(ctx, status, "guest wrote to the debug-exit port");
+}
+
+static int vm_create_devices(struct vm *vm, const struct vm_options *opt)
+{
+	int ret;
+
+	ret = uart_init(&vm->com1, opt->serial_out_fd, vm_com1_irq, vm);
+	if (ret)
+		return ret;
+	vm->i8042 = (struct i8042){.reset = vm_reset_requested, .ctx = vm};
+	vm->debug_exit = (struct debug_exit){.exit = vm_debug_exit, .ctx = vm};
+	ret = bus_register(&vm->pio, "com1", UART_COM1_BASE, UART_NR_PORTS,
+			   &uart_bus_ops, &vm->com1);
+	if (!ret)
+		ret = bus_register(&vm->pio, "i8042-data", I8042_DATA_PORT, 1,
+				   &i8042_data_ops, &vm->i8042);
+	if (!ret)
+		ret = bus_register(&vm->pio, "i8042-command",
+				   I8042_COMMAND_PORT, 1, &i8042_command_ops,
+				   &vm->i8042);
+	if (!ret)
+		ret = bus_register(&vm->pio, "debug-exit", DEBUG_EXIT_PORT,
+				   DEBUG_EXIT_NPORTS, &debug_exit_bus_ops,
+				   &vm->debug_exit);
+	if (!ret) /* POST codes and Linux's io_delay */
+		ret = bus_register(&vm->pio, "post", 0x80, 1, &sink_bus_ops,
+				   NULL);
+	return ret;
+}
+
+int vm_create(struct vm *vm, const struct vm_options *opt)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->nr_vcpus = opt->nr_vcpus;
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	if (!opt->nr_vcpus || opt->nr_vcpus > VM_MAX_VCPUS)
+		return -EINVAL;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+	ret = bus_init(&vm->pio, "pio");
+	if (!ret)
+		ret = bus_init(&vm->mmio, "mmio");
+	if (!ret)
+		ret = vm_create_kvm(vm, opt);
+	if (!ret)
+		ret = vm_create_irqchip(vm);
+	if (!ret)
+		ret = vm_create_memory(vm, opt->ram_size);
+	if (!ret)
+		ret = vm_create_devices(vm, opt);
+	return ret;
+}
+
+void vm_set_irq(struct vm *vm, unsigned irq, int level)
+{
+	struct kvm_irq_level l = {.irq = irq, .level = level};
+
+	if (vm->irqchip_ready && ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		pr_warn("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+}
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static int vm_create_vcpu(struct vm *vm, unsigned id)
+{
+	struct vcpu *vcpu = &vm->vcpus[id];
+	void *run;
+
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (vcpu->fd < 0) {
+		pr_err("KVM_CREATE_VCPU %u: %s", id, strerror(errno));
+		return -errno;
+	}
+	run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   vcpu->fd, 0);
+	if (run == MAP_FAILED) {
+		pr_err("vcpu %u: mmap kvm_run: %s", id, strerror(errno));
+		return -errno;
+	}
+	vcpu->run = run;
+	return vcpu_init_cpu_state(vcpu);
+}
+
+static int vm_prepare_vcpus(struct vm *vm)
+{
+	struct sigaction sa = {.sa_handler = vcpu_kick_handler};
+	int ret;
+
+	/* No SA_RESTART: the kick must make KVM_RUN return EINTR. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIG_VCPU_KICK, &sa, NULL) < 0)
+		return -errno;
+	ret = boot_write_cpu_tables(&vm->mem, vm->entry.mode);
+	if (!ret)
+		ret = mptable_write(&vm->mem, vm->nr_vcpus);
+	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+		ret = vm_create_vcpu(vm, i);
+	/* vCPU 0 is the boot processor; the others wait for INIT/SIPI in
+	 * the in-kernel local APIC. */
+	if (!ret)
+		ret = vcpu_set_boot_regs(&vm->vcpus[0]);
+	return ret;
+}
+
+int vm_start(struct vm *vm)
+{
+	int ret = vm_prepare_vcpus(vm);
+
+	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		ret = -pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (ret)
+			pr_err("vcpu %u: cannot start thread: %s", i,
+			       strerror(-ret));
+		else
+			vcpu->started = true;
+	}
+	if (ret)
+		vm_stop(vm, BERTH_EXIT_HOST, "vCPU start failed");
+	return ret;
+}
+
+void vm_stop(struct vm *vm, int status, const char *reason)
+{
+	bool expected = false;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	vm->exit_status = status;
+	vm->stop_reason = reason;
+	/* immediate_exit covers a vCPU between its stopping check and
+	 * KVM_RUN; the signal covers one already inside KVM_RUN. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			vcpu->run->immediate_exit = 1;
+		if (vcpu->started)
+			pthread_kill(vcpu->thread, SIG_VCPU_KICK);
+	}
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		pr_warn("stop eventfd: %s", strerror(errno));
+}
+
+int vm_join(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].started = false;
+		}
+	}
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			munmap(vcpu->run, vm->run_size);
+		if (vcpu->fd >= 0)
+			close(vcpu->fd);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	guest_mem_destroy(&vm->mem);
+	uart_destroy(&vm->com1);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	free(vm->cpuid);
+}
