@@ -95,6 +95,8 @@ static int run_vm(const struct run_config *c, const char *kernel)
 		status = vm_join(&vm);
 		pr_info("VM stopped: %s (exit status %d)", vm.stop_reason,
 			status);
+		pr_info("guest RAM resident: %llu KiB",
+			(unsigned long long)guest_mem_resident(&vm.mem) >> 10);
 	}
 	vm_destroy(&vm);
 	if (c->serial == SERIAL_FILE)

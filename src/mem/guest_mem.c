@@ -2,7 +2,9 @@
 #include "mem/guest_mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 int guest_mem_add_region(struct guest_mem *m, uint64_t gpa, void *host,
@@ -149,4 +151,30 @@ uint64_t guest_mem_low_end(const struct guest_mem *m)
 			end = r->gpa + r->size;
 	}
 	return end;
+}
+
+uint64_t guest_mem_resident(const struct guest_mem *m)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pages, chunk = 1 << 16;
+	unsigned char *vec;
+	uint64_t resident = 0;
+
+	if (!m->map)
+		return 0;
+	vec = malloc(chunk);
+	if (!vec)
+		return 0;
+	pages = (m->map_size + page - 1) / page;
+	/* In chunks, so a 1 TiB guest does not need a 256 MiB vector. */
+	for (size_t first = 0; first < pages; first += chunk) {
+		size_t n = pages - first < chunk ? pages - first : chunk;
+
+		if (mincore((uint8_t *)m->map + first * page, n * page, vec))
+			break;
+		for (size_t i = 0; i < n; i++)
+			resident += vec[i] & 1;
+	}
+	free(vec);
+	return resident * page;
 }

@@ -67,6 +67,9 @@ int guest_mem_slice(const struct guest_mem *m, uint64_t gpa, size_t len,
 /* True if [gpa, gpa + len) is entirely guest RAM (in one region). */
 bool guest_mem_is_ram(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/* Bytes of guest RAM the host has actually backed (resident pages). */
+uint64_t guest_mem_resident(const struct guest_mem *m);
+
 /* One past the highest RAM address below 4 GiB. */
 uint64_t guest_mem_low_end(const struct guest_mem *m);
 

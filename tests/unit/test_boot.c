@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared boot structures: e820 map, boot GDT and page tables, command line,
+ * MP table. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "boot/boot.h"
+#include "boot/mptable.h"
+
+#define RAM_SIZE (2ULL << 20)
+
+static uint8_t *ram;
+
+static int setup(void **state)
+{
+	static struct guest_mem m;
+
+	memset(&m, 0, sizeof(m));
+	ram = calloc(1, RAM_SIZE);
+	if (!ram || guest_mem_add_region(&m, 0, ram, RAM_SIZE))
+		return -1;
+	*state = &m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(ram);
+	return 0;
+}
+
+static void test_e820_low_only(void **state)
+{
+	struct e820_entry e[E820_MAX_ENTRIES];
+
+	assert_int_equal(e820_build(*state, e, E820_MAX_ENTRIES), 3);
+	assert_int_equal(e[0].addr, 0);
+	assert_int_equal(e[0].size, BOOT_EBDA_START);
+	assert_int_equal(e[0].type, E820_RAM);
+	assert_int_equal(e[1].type, E820_RESERVED);
+	assert_int_equal(e[1].addr + e[1].size, BOOT_HIMEM_START);
+	assert_int_equal(e[2].addr, BOOT_HIMEM_START);
+	assert_int_equal(e[2].addr + e[2].size, RAM_SIZE);
+	assert_int_equal(e820_build(*state, e, 2), -ENOSPC);
+}
+
+static void test_e820_with_high_memory(void **state)
+{
+	struct e820_entry e[E820_MAX_ENTRIES];
+	struct guest_mem m;
+
+	(void)state;
+	assert_int_equal(guest_mem_init(&m, 5ULL << 30), 0);
+	assert_int_equal(e820_build(&m, e, E820_MAX_ENTRIES), 4);
+	assert_int_equal(e[2].addr + e[2].size, GUEST_MMIO_HOLE_START);
+	assert_int_equal(e[3].addr, GUEST_MMIO_HOLE_END);
+	assert_int_equal(e[3].size, 2ULL << 30);
+	guest_mem_destroy(&m);
+}
+
+static void test_gdt_and_page_tables(void **state)
+{
+	uint64_t pml4, pdpt, pde;
+
+	assert_int_equal(boot_write_cpu_tables(*state, BOOT_MODE_PVH32), 0);
+	assert_int_equal(boot_gdt_entry(BOOT_MODE_PVH32, BOOT_CS_SEL / 8),
+			 0x00cf9b000000ffffULL);
+	assert_int_equal(boot_gdt_entry(BOOT_MODE_LINUX64, BOOT_CS_SEL / 8),
+			 0x00af9b000000ffffULL);
+	assert_int_equal(boot_gdt_entry(BOOT_MODE_LINUX64, 0), 0);
+	assert_memory_equal(ram + BOOT_GDT_ADDR + BOOT_DS_SEL,
+			    (uint64_t[]){0x00cf93000000ffffULL}, 8);
+	/* PVH32 runs with paging off: no tables written. */
+	memcpy(&pml4, ram + BOOT_PML4_ADDR, 8);
+	assert_int_equal(pml4, 0);
+	assert_int_equal(boot_write_cpu_tables(*state, BOOT_MODE_LINUX64), 0);
+	memcpy(&pml4, ram + BOOT_PML4_ADDR, 8);
+	assert_int_equal(pml4 & ~0xfffULL, BOOT_PML4_ADDR + 0x1000);
+	memcpy(&pdpt, ram + BOOT_PML4_ADDR + 0x1000 + 3 * 8, 8);
+	assert_int_equal(pdpt & ~0xfffULL, BOOT_PML4_ADDR + 0x5000);
+	/* Last 2 MiB page of the 4 GiB identity map. */
+	memcpy(&pde, ram + BOOT_PML4_ADDR + 0x5000 + 511 * 8, 8);
+	assert_int_equal(pde, 0xffe00000ULL | 0x83);
+}
+
+static void test_cmdline(void **state)
+{
+	assert_int_equal(boot_write_cmdline(*state, "quiet", 256), 0);
+	assert_string_equal((char *)ram + BOOT_CMDLINE_ADDR, "quiet");
+	assert_int_equal(boot_write_cmdline(*state, "12345", 5), -E2BIG);
+	assert_int_equal(boot_write_cmdline(*state, "1234", 5), 0);
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+static void test_mptable(void **state)
+{
+	const uint8_t *mpf = ram + BOOT_EBDA_START;
+	const uint8_t *tbl;
+	uint32_t physptr;
+	uint16_t len, count;
+	unsigned cpus = 0, bsp = 0;
+	size_t off;
+
+	assert_int_equal(mptable_write(*state, 4), 0);
+	assert_memory_equal(mpf, "_MP_", 4);
+	assert_int_equal(sum(mpf, 16), 0);
+	memcpy(&physptr, mpf + 4, 4);
+	tbl = ram + physptr;
+	assert_memory_equal(tbl, "PCMP", 4);
+	memcpy(&len, tbl + 4, 2);
+	memcpy(&count, tbl + 34, 2);
+	assert_int_equal(sum(tbl, len), 0);
+	for (off = 44; off < len && count--;) {
+		if (tbl[off] == 0) { /* processor */
+			assert_int_equal(tbl[off + 1], cpus);
+			assert_true(tbl[off + 3] & 1);
+			bsp += tbl[off + 3] >> 1 & 1;
+			cpus++;
+			off += 20;
+		} else {
+			if (tbl[off] == 2) /* I/O APIC id after the CPUs */
+				assert_int_equal(tbl[off + 1], 4);
+			off += 8;
+		}
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(cpus, 4);
+	assert_int_equal(bsp, 1);
+	assert_int_equal(mptable_write(*state, 0), -EINVAL);
+	assert_int_equal(mptable_write(*state, MPTABLE_MAX_CPUS + 1), -EINVAL);
+	assert_int_equal(mptable_write(*state, MPTABLE_MAX_CPUS), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_e820_low_only),
+		T(test_e820_with_high_memory),
+		T(test_gdt_and_page_tables),
+		T(test_cmdline),
+		T(test_mptable),
+	};
+
+	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);
+}
