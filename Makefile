@@ -49,9 +49,11 @@ $(BUILD)/san/tests/%: tests/unit/%.c $(SAN_OBJS)
 	$(CC) -O1 -g $(SAN) $(BERTH_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh test
 
-run: deps all
+run:
+	@scripts/install-deps.sh run
+	@$(MAKE) --no-print-directory all
 	$(BUILD)/berth run $(ARGS)
 
 unit: $(TEST_BINS)
@@ -63,7 +65,11 @@ check: $(SAN_TEST_BINS)
 integration: all
 	@tests/integration/run.sh $(BUILD)
 
-test: deps all $(TEST_BINS) $(SAN_TEST_BINS)
+tests: $(TEST_BINS) $(SAN_TEST_BINS)
+
+test:
+	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory all tests
 	@tests/run-all.sh $(BUILD)
 
 format:
@@ -82,5 +88,6 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps run unit check integration test format format-check install clean guests
+# The installer needs make itself to exist: ./dev.sh covers a bare machine.
+.PHONY: all deps tests run unit check integration test format format-check install clean guests
 -include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)

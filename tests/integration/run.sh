@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Boot real guests on berth and check their output and exit status.
+#   tests/integration/run.sh [BUILD_DIR]
+# Prints "ok - NAME" or "not ok - NAME: why" per check and a closing
+# "N passed, M failed, K skipped" line; exits non-zero if anything failed.
+set -u
+build=${1:-build}
+berth=$build/berth
+guests=$build/guest
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0 skipped=0
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
+skip() { echo "skip - $1: $2"; skipped=$((skipped + 1)); }
+
+# expect NAME STATUS PATTERN [berth run args...]: run with a timeout and
+# stdin from /dev/null; PATTERN (grep -E) must match stdout+stderr ("" = any).
+expect() {
+	local name=$1 want=$2 pattern=$3 rc
+	shift 3
+	timeout -k 5 60 "$berth" run "$@" </dev/null >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		not_ok "$name" "exit status $rc, expected $want; output: $(tail -c 600 "$tmp/out" | tr '\n' '|')"
+	elif [ -n "$pattern" ] && ! grep -Eq "$pattern" "$tmp/out"; then
+		not_ok "$name" "output lacks /$pattern/: $(tail -c 600 "$tmp/out" | tr '\n' '|')"
+	else
+		ok "$name"
+	fi
+}
+
+# Checks that need no /dev/kvm: bad options and images stop before KVM.
+bad_input_checks() {
+	expect "bad --cpus value names the option" 2 "--cpus: 'zero'" --cpus zero
+	expect "bad --mem value names the option" 2 "--mem: '1X'" --mem 1X
+	expect "unknown option" 2 "unrecognized option" --frob
+	expect "bad --serial value" 2 "--serial: 'tcp:1'" --serial tcp:1
+	expect "unknown command" 2 "unknown command" ||
+		true
+}
+
+if [ ! -x "$berth" ]; then
+	echo "not ok - berth binary: $berth is missing (run make first)"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	skip "all VM boots" "no usable /dev/kvm on this machine (is KVM loaded and are you in group kvm?)"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit 0
+fi
+
+# --- the test-guest kit ---------------------------------------------------
+expect "hello guest passes" 1 "^PASS" --kernel "$guests/hello.elf" --cmdline "greeting=hi"
+expect "hello guest sees the command line" 1 "greeting=hi" --kernel "$guests/hello.elf" --cmdline "greeting=hi"
+expect "exit code 5 gives status 11" 11 "" --kernel "$guests/exitcode.elf" --cmdline "code=5"
+expect "exit code 0 gives status 1" 1 "" --kernel "$guests/exitcode.elf"
+expect "exit code 127 gives status 255" 255 "" --kernel "$guests/exitcode.elf" --cmdline "code=127"
+expect "smp: 1 vCPU" 1 "smp: 1 cpus online" --kernel "$guests/smp.elf" --cmdline "cpus=1"
+expect "smp: 2 vCPUs" 1 "smp: 2 cpus online" --cpus 2 --kernel "$guests/smp.elf" --cmdline "cpus=2"
+expect "smp: 4 vCPUs report APIC IDs 0-3" 1 "apic 3 online" --cpus 4 --kernel "$guests/smp.elf" --cmdline "cpus=4"
+expect "smp: 4 vCPUs all online" 1 "smp: 4 cpus online" --cpus 4 --kernel "$guests/smp.elf" --cmdline "cpus=4"
+expect "triple fault is a guest crash (status 4)" 4 "triple fault" --kernel "$guests/fault.elf" --cmdline "mode=triple"
+expect "page fault reported by the guest" 253 "exception 14" --kernel "$guests/fault.elf" --cmdline "mode=pf"
+expect "unbacked read returns all-ones" 7 "ffffffff" --kernel "$guests/fault.elf" --cmdline "mode=unbacked-read"
+expect "executing unbacked memory is a guest crash (status 4)" 4 "guest failure" --kernel "$guests/fault.elf" --cmdline "mode=unbacked-exec"
+expect "more RAM than fits below the hole" 1 "^PASS" --mem 3584M --kernel "$guests/hello.elf"
+
+# --- the default guest and the console -------------------------------------
+timeout -k 5 60 "$berth" run <<<"x" >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "Press any key" "$tmp/out"; then
+	ok "berth run with no arguments boots the demo guest, a key powers it off"
+else
+	not_ok "demo guest" "status $rc: $(tail -c 400 "$tmp/out" | tr '\n' '|')"
+fi
+timeout -k 5 60 "$berth" run --kernel "$guests/hello.elf" --serial "file:$tmp/serial.log" </dev/null >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "^PASS" "$tmp/serial.log" && ! grep -q PASS "$tmp/out"; then
+	ok "--serial file:PATH captures COM1"
+else
+	not_ok "--serial file:PATH" "status $rc"
+fi
+# A signal stops the VM: the demo guest waits for a key that never comes.
+mkfifo "$tmp/fifo"
+(sleep 30 >"$tmp/fifo") &
+holder=$!
+"$berth" run <"$tmp/fifo" >"$tmp/out" 2>&1 &
+vm=$!
+for _ in $(seq 50); do grep -q "Press any key" "$tmp/out" && break; sleep 0.1; done
+kill -TERM "$vm"
+wait "$vm"
+rc=$?
+kill "$holder" 2>/dev/null
+[ "$rc" -eq 8 ] && ok "SIGTERM stops the VM with status 8" || not_ok "SIGTERM" "status $rc"
+
+# --- a PVH guest written outside the kit ------------------------------------
+if gcc -m32 -c "$here/external/pvh32.S" -o "$tmp/pvh32.o" 2>"$tmp/err" &&
+	ld -m elf_i386 --no-warn-rwx-segments -T "$here/external/pvh32.ld" "$tmp/pvh32.o" -o "$tmp/pvh32.elf" 2>>"$tmp/err"; then
+	expect "external ELF32 PVH guest" 85 "cmdline: from outside" --kernel "$tmp/pvh32.elf" --cmdline "from outside"
+else
+	not_ok "external ELF32 PVH guest" "could not assemble it: $(cat "$tmp/err")"
+fi
+
+# --- hostile images: one error line, status 2 -------------------------------
+head -c 4096 /dev/urandom >"$tmp/random.bin"
+: >"$tmp/empty.bin"
+head -c 100 "$guests/hello.elf" >"$tmp/truncated.elf"
+printf '\177ELF\002\001\001' >"$tmp/stub.elf"
+expect "random bytes are rejected" 2 "neither an ELF" --kernel "$tmp/random.bin"
+expect "an empty file is rejected" 2 "is empty" --kernel "$tmp/empty.bin"
+expect "a truncated ELF is rejected" 2 "error: kernel:" --kernel "$tmp/truncated.elf"
+expect "a 7-byte ELF is rejected" 2 "error: kernel:" --kernel "$tmp/stub.elf"
+expect "a missing kernel file is rejected" 2 "cannot open" --kernel "$tmp/nonexistent"
+expect "a directory is rejected" 2 "not a regular file" --kernel "$tmp"
+head -c $((3 << 20)) /dev/zero >"$tmp/big.initrd"
+expect "an initrd larger than RAM is rejected" 2 "initrd" --mem 2M --kernel "$guests/hello.elf" --initrd "$tmp/big.initrd"
+bad_input_checks
+for f in "$tmp/out"; do
+	lines=$("$berth" run --kernel "$tmp/random.bin" 2>&1 | wc -l)
+	[ "$lines" -eq 1 ] && ok "a bad image gives exactly one line" || not_ok "one error line" "$lines lines"
+done
+
+# --- Linux ------------------------------------------------------------------
+"$here/linux.sh" "$build"
+rc=$?
+linux_counts=$(cat "$build/linux-test.counts" 2>/dev/null || echo "0 1 0")
+read -r lp lf ls <<<"$linux_counts"
+passed=$((passed + lp)) failed=$((failed + lf)) skipped=$((skipped + ls))
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
