@@ -98,9 +98,12 @@ static int run_vm(const struct run_config *c, const char *kernel)
 		pr_info("guest RAM resident: %llu KiB",
 			(unsigned long long)guest_mem_resident(&vm.mem) >> 10);
 	}
-	vm_destroy(&vm);
 	if (c->serial == SERIAL_FILE)
 		close(opt.serial_out_fd);
+	/* The process exits next: release the VM after it has, not before. */
+	fflush(NULL);
+	if (vm_teardown_detached(&vm))
+		vm_destroy(&vm);
 	return status;
 }
 

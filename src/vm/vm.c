@@ -2,7 +2,9 @@
 /* VM lifecycle: create the KVM VM and its memory, irqchip and devices;
  * start vCPU threads; stop them all when any of them ends the VM. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -173,9 +175,9 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	if (!ret)
 		ret = vm_create_kvm(vm, opt);
 	if (!ret)
-		ret = vm_create_irqchip(vm);
-	if (!ret)
 		ret = vm_create_memory(vm, opt->ram_size);
+	if (!ret)
+		ret = vm_create_irqchip(vm);
 	if (!ret)
 		ret = vm_create_devices(vm, opt);
 	return ret;
@@ -311,4 +313,49 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	free(vm->cpuid);
+}
+
+#define REAPER_STACK_SIZE (64 * 1024)
+
+/* Runs in the address space it shares with the exiting VMM: raw system
+ * calls only. It owns copies of every file descriptor, KVM's among them,
+ * and drops them when the VMM has gone. */
+static int vm_reaper(void *arg)
+{
+	pid_t vmm = (pid_t)(intptr_t)arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != vmm)
+		_exit(0);
+	/* Let whoever reads berth's output see end-of-file now. */
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+	for (;;)
+		pause(); /* SIGKILL when the VMM exits ends this, closing the
+			  * last references to the VM */
+	return 0;
+}
+
+int vm_teardown_detached(struct vm *vm)
+{
+	void *stack = mmap(NULL, REAPER_STACK_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	pid_t pid;
+
+	(void)vm;
+	if (stack == MAP_FAILED)
+		return -errno;
+	/* CLONE_VM: no copy of guest memory's page tables; the mm (and with
+	 * it guest RAM) lives until the reaper exits. No exit signal: the
+	 * reaper is not a child anyone waits for. */
+	pid = clone(vm_reaper, (uint8_t *)stack + REAPER_STACK_SIZE, CLONE_VM,
+		    (void *)(intptr_t)getpid());
+	if (pid < 0) {
+		munmap(stack, REAPER_STACK_SIZE);
+		return -errno;
+	}
+	return 0;
 }

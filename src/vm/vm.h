@@ -89,6 +89,15 @@ int vm_join(struct vm *vm);
 /* Release everything vm_create and vm_start made. */
 void vm_destroy(struct vm *vm);
 
+/*
+ * For a process about to exit: let a detached helper hold the last
+ * references to the VM so KVM's teardown (SRCU grace periods for every
+ * in-kernel device, ~14 ms on PVM) runs after this process has exited and
+ * its exit status has been reported. Returns -errno (and changes nothing)
+ * if the helper cannot be started; the caller then just exits.
+ */
+int vm_teardown_detached(struct vm *vm) __attribute__((warn_unused_result));
+
 /* Drive a legacy (ISA) interrupt line through the in-kernel irqchip. */
 void vm_set_irq(struct vm *vm, unsigned irq, int level);
 
