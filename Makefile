@@ -22,6 +22,7 @@ OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 TESTS    := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
+TEST_LIB_SRCS := $(wildcard tests/unit/lib/*.c)
 TEST_BINS     := $(TESTS:%=$(BUILD)/tests/%)
 SAN_TEST_BINS := $(TESTS:%=$(BUILD)/san/tests/%)
 
@@ -40,11 +41,11 @@ $(BUILD)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(BERTH_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB_SRCS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BERTH_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
 
-$(BUILD)/san/tests/%: tests/unit/%.c $(SAN_OBJS)
+$(BUILD)/san/tests/%: tests/unit/%.c $(TEST_LIB_SRCS) $(SAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(BERTH_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
 
@@ -73,10 +74,10 @@ test:
 	@tests/run-all.sh $(BUILD)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] guest/*.[ch] bench/*/*.c)
+	clang-format -i $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] guest/*.[ch] bench/*/*.c)
 
 format-check:
-	@out=$$(for f in $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] guest/*.[ch] bench/*/*.c); do \
+	@out=$$(for f in $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] guest/*.[ch] bench/*/*.c); do \
 		clang-format --dry-run "$$f" 2>&1 | grep -q . && echo "$$f"; done); \
 	if [ -n "$$out" ]; then echo "clang-format would change:"; echo "$$out"; exit 1; fi
 

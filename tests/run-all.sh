@@ -6,12 +6,15 @@ cd "$(dirname "$0")/.."
 total_p=0 total_f=0 total_s=0 status=0
 
 suite() {
-	local name=$1 out rc line p f s
+	local name=$1 log rc line p f s
 	shift
 	echo "== $name"
-	out=$("$@" 2>&1 | tee /dev/stderr)
-	rc=${PIPESTATUS[0]}
-	line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -1)
+	log=$(mktemp)
+	"$@" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	rm -f "$log"
 	p=$(sed -n 's/.*\b\([0-9]\+\) passed.*/\1/p' <<<"$line")
 	f=$(sed -n 's/.*\b\([0-9]\+\) failed.*/\1/p' <<<"$line")
 	s=$(sed -n 's/.*\b\([0-9]\+\) skipped.*/\1/p' <<<"$line")
@@ -24,6 +27,23 @@ suite() {
 	fi
 }
 
+style() {
+	if ! command -v clang-format >/dev/null; then
+		echo "skip - clang-format is not installed"
+		echo "0 passed, 0 failed, 1 skipped"
+		return 0
+	fi
+	if make --no-print-directory format-check; then
+		echo "ok - clang-format leaves every C file unchanged"
+		echo "1 passed, 0 failed"
+	else
+		echo "not ok - clang-format"
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+}
+
+suite "style" style
 suite "unit tests" tests/run-unit.sh "$build"/tests/test_*
 suite "unit tests (ASan, UBSan)" tests/run-unit.sh "$build"/san/tests/test_*
 suite "integration: guests on berth" tests/integration/run.sh "$build"

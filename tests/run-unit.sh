@@ -3,6 +3,8 @@
 set -u
 passed=0 failed=0
 for t in "$@"; do
+	case $t in *.d | *.o) continue ;; esac
+	[ -x "$t" ] || continue
 	out=$("$t" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | grep -E '^\[ *(PASSED|FAILED|  OK|ERROR|  FAILED) *\]|^\[==========\]|Test failed|error' || true
