@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,11 @@ static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
 	};
 }
 
-int main(void)
+/* With --irqchip, also create what berth must: an in-kernel irqchip and
+ * PIT (after the memory slot, as berth does). */
+int main(int argc, char **argv)
 {
+	bool irqchip = argc > 1 && !strcmp(argv[1], "--irqchip");
 	static const uint8_t code[] = {
 		0xb0, 0x0b, /* mov $0x0b, %al */
 		0xe6, 0xf4, /* out %al, $0xf4 */
@@ -86,6 +90,12 @@ int main(void)
 	};
 	xioctl(vm, KVM_SET_USER_MEMORY_REGION, &region,
 	       "KVM_SET_USER_MEMORY_REGION");
+	if (irqchip) {
+		struct kvm_pit_config pit = {.flags = 0};
+
+		xioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+		xioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+	}
 
 	vcpu = xioctl(vm, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU");
 	run_size = xioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0,
