@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/acpi.h"
 #include "boot/decompress.h"
 #include "boot/elf.h"
 #include "util/log.h"
@@ -514,6 +515,8 @@ static void linux_zero_page_loader(struct boot_params *zp)
 	zp->hdr.vid_mode = LINUX_VID_NORMAL;
 	zp->hdr.ramdisk_image = 0;
 	zp->hdr.ramdisk_size = 0;
+	/* Protocol 2.14+ reads it; older kernels scan the BIOS area. */
+	zp->acpi_rsdp_addr = ACPI_RSDP_ADDR;
 }
 
 /* The command line's length against the kernel's cmdline_size. */

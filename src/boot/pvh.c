@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "boot/acpi.h"
 #include "util/log.h"
 
 #define PVH_MEMMAP_ADDR (BOOT_PVH_INFO_ADDR + 0x40)
@@ -125,6 +126,7 @@ int pvh_load(const struct guest_mem *m, const struct elf_image *img,
 		.magic = HVM_START_MAGIC,
 		.version = 1,
 		.cmdline_paddr = BOOT_CMDLINE_ADDR,
+		.rsdp_paddr = ACPI_RSDP_ADDR, /* written by vm_start */
 	};
 	uint64_t rip, kernel_end;
 	int ret;

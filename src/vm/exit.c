@@ -2,6 +2,7 @@
 /* The vCPU thread and its exit table: one small handler per exit reason. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -63,20 +64,40 @@ static enum exit_action exit_fail_entry(struct vcpu *vcpu)
 	return EXIT_STOP;
 }
 
+/* The instruction KVM could not emulate, as hex, if KVM reported it. */
+static void emulation_failure_bytes(const struct kvm_run *run, char *buf,
+				    size_t len)
+{
+	const __typeof__(run->emulation_failure) *e = &run->emulation_failure;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (!(e->flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+		return;
+	for (unsigned i = 0; i < e->insn_size && i < 15 && off + 4 < len; i++)
+		off += snprintf(buf + off, len - off, " %02x",
+				e->insn_bytes[i]);
+}
+
 static enum exit_action exit_internal_error(struct vcpu *vcpu)
 {
 	struct kvm_regs regs;
 	uint32_t sub = vcpu->run->internal.suberror;
+	char bytes[64] = "";
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
 		memset(&regs, 0, sizeof(regs));
-	pr_err("vcpu %u: guest failure: KVM internal error %u%s at rip %#llx",
-	       vcpu->id, sub,
-	       sub == KVM_INTERNAL_ERROR_EMULATION
-		       ? " (instruction emulation failed: code or data outside "
-			 "RAM?)"
-		       : "",
-	       (unsigned long long)regs.rip);
+	if (sub == KVM_INTERNAL_ERROR_EMULATION) {
+		emulation_failure_bytes(vcpu->run, bytes, sizeof(bytes));
+		pr_err("vcpu %u: guest failure: KVM cannot emulate the "
+		       "instruction at rip %#llx%s%s",
+		       vcpu->id, (unsigned long long)regs.rip,
+		       bytes[0] ? ":" : " (no RAM or device there?)", bytes);
+	} else {
+		pr_err("vcpu %u: guest failure: KVM internal error %u at rip "
+		       "%#llx",
+		       vcpu->id, sub, (unsigned long long)regs.rip);
+	}
 	vm_stop(vcpu->vm, BERTH_EXIT_GUEST_CRASH, "KVM internal error");
 	return EXIT_STOP;
 }

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "boot/acpi.h"
 #include "boot/mptable.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -228,8 +229,12 @@ static int vm_prepare_vcpus(struct vm *vm)
 	if (sigaction(SIG_VCPU_KICK, &sa, NULL) < 0)
 		return -errno;
 	ret = boot_write_cpu_tables(&vm->mem, vm->entry.mode);
+	/* Both descriptions of the CPUs: MP tables for small kernels, ACPI
+	 * for kernels built without MP-table support. */
 	if (!ret)
 		ret = mptable_write(&vm->mem, vm->nr_vcpus);
+	if (!ret)
+		ret = acpi_write_tables(&vm->mem, vm->nr_vcpus);
 	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
 		ret = vm_create_vcpu(vm, i);
 	/* vCPU 0 is the boot processor; the others wait for INIT/SIPI in

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "boot/acpi.h"
 #include "boot/boot.h"
 #include "boot/mptable.h"
 
@@ -146,6 +147,97 @@ static void test_mptable(void **state)
 	assert_int_equal(mptable_write(*state, MPTABLE_MAX_CPUS), 0);
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Find a table through RSDP -> XSDT as an OS does, checking checksums. */
+static const uint8_t *acpi_find(const char *sig)
+{
+	const uint8_t *rsdp = ram + ACPI_RSDP_ADDR;
+	const uint8_t *xsdt = ram + le64(rsdp + 24);
+	uint32_t n = (le32(xsdt + 4) - 36) / 8;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *t = ram + le64(xsdt + 36 + i * 8);
+
+		if (!memcmp(t, sig, 4)) {
+			assert_int_equal(sum(t, le32(t + 4)), 0);
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void test_acpi_tables(void **state)
+{
+	const uint8_t *rsdp = ram + ACPI_RSDP_ADDR;
+	const uint8_t *xsdt, *fadt, *madt, *dsdt;
+	unsigned lapics = 0, ioapics = 0;
+
+	assert_int_equal(acpi_write_tables(*state, 3), 0);
+	assert_memory_equal(rsdp, "RSD PTR ", 8);
+	assert_int_equal(rsdp[15], 2); /* revision: XSDT present */
+	assert_int_equal(sum(rsdp, 20), 0);
+	assert_int_equal(sum(rsdp, 36), 0);
+	xsdt = ram + le64(rsdp + 24);
+	assert_memory_equal(xsdt, "XSDT", 4);
+	assert_int_equal(sum(xsdt, le32(xsdt + 4)), 0);
+
+	fadt = acpi_find("FACP");
+	assert_non_null(fadt);
+	assert_int_equal(le32(fadt + 4), 276);
+	assert_true(le32(fadt + 112) & (1U << 20)); /* hardware-reduced */
+	dsdt = ram + le64(fadt + 140);
+	assert_int_equal(le32(fadt + 40), dsdt - ram);
+	assert_memory_equal(dsdt, "DSDT", 4);
+	assert_int_equal(sum(dsdt, le32(dsdt + 4)), 0);
+
+	madt = acpi_find("APIC");
+	assert_non_null(madt);
+	assert_int_equal(le32(madt + 36), 0xfee00000);
+	for (uint32_t off = 44; off < le32(madt + 4); off += madt[off + 1]) {
+		assert_true(madt[off + 1] >= 2);
+		if (madt[off] == 0) {
+			assert_int_equal(madt[off + 3], lapics); /* APIC ID */
+			assert_int_equal(le32(madt + off + 4) & 1, 1);
+			lapics++;
+		} else if (madt[off] == 1) {
+			assert_int_equal(madt[off + 2], 3); /* after the CPUs */
+			assert_int_equal(le32(madt + off + 4), 0xfec00000);
+			ioapics++;
+		}
+	}
+	assert_int_equal(lapics, 3);
+	assert_int_equal(ioapics, 1);
+	assert_true(madt + le32(madt + 4) <= ram + ACPI_AREA_END);
+}
+
+static void test_acpi_limits(void **state)
+{
+	const uint8_t *madt;
+
+	assert_int_equal(acpi_write_tables(*state, 0), -EINVAL);
+	assert_int_equal(acpi_write_tables(*state, MPTABLE_MAX_CPUS + 1),
+			 -EINVAL);
+	assert_int_equal(acpi_write_tables(*state, MPTABLE_MAX_CPUS), 0);
+	madt = acpi_find("APIC");
+	assert_non_null(madt);
+	assert_true(madt + le32(madt + 4) <= ram + ACPI_AREA_END);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -155,6 +247,8 @@ int main(void)
 		T(test_gdt_and_page_tables),
 		T(test_cmdline),
 		T(test_mptable),
+		T(test_acpi_tables),
+		T(test_acpi_limits),
 	};
 
 	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <asm/bootparam.h>
 #include <elf.h>
 
+#include "boot/acpi.h"
 #include "boot/boot.h"
 #include "boot/decompress.h"
 #include "lib/test_util.h"
@@ -291,6 +292,7 @@ static void check_zero_page_common(struct fixture *f,
 	assert_int_equal(zp->ext_cmd_line_ptr, 0);
 	assert_int_equal(zp->hdr.setup_data, 0);
 	assert_int_equal(zp->sentinel, 0);
+	assert_int_equal(zp->acpi_rsdp_addr, ACPI_RSDP_ADDR);
 	assert_string_equal((char *)f->ram + BOOT_CMDLINE_ADDR, cmdline);
 	check_e820(f, zp);
 }

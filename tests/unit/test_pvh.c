@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "boot/acpi.h"
 #include "boot/pvh.h"
 
 #define RAM_SIZE  (4ULL << 20)
@@ -116,6 +117,7 @@ static void test_loads_and_fills_start_info(void **state)
 	assert_int_equal(si.magic, HVM_START_MAGIC);
 	assert_int_equal(si.version, 1);
 	assert_int_equal(si.nr_modules, 0);
+	assert_int_equal(si.rsdp_paddr, ACPI_RSDP_ADDR);
 	assert_string_equal((char *)f->ram + si.cmdline_paddr,
 			    "console=ttyS0 hello");
 	assert_int_equal(si.memmap_entries, 3);

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+#include "boot/acpi.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "boot/mptable.h"
+
+struct acpi_rsdp {
+	char signature[8]; /* "RSD PTR " */
+	uint8_t checksum;  /* of the first 20 bytes */
+	char oem_id[6];
+	uint8_t revision; /* 2: ACPI 2.0 and later */
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t extended_checksum; /* of all 36 bytes */
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+/* Generic address structure. */
+struct acpi_gas {
+	uint8_t space_id;
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size;
+	uint64_t address;
+} __attribute__((packed));
+
+struct acpi_fadt {
+	struct acpi_header h;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t legacy_fields[68]; /* 44..111: unused when hardware-reduced */
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	struct acpi_gas
+		x_blocks[8]; /* PM1a/b event, control, PM2, timer, GPE0/1 */
+	struct acpi_gas sleep_control;
+	struct acpi_gas sleep_status;
+	char hypervisor_id[8];
+} __attribute__((packed));
+
+struct acpi_madt {
+	struct acpi_header h;
+	uint32_t lapic_address;
+	uint32_t flags;
+} __attribute__((packed));
+
+struct madt_lapic {
+	uint8_t type; /* 0 */
+	uint8_t length;
+	uint8_t processor_uid;
+	uint8_t apic_id;
+	uint32_t flags;
+} __attribute__((packed));
+
+struct madt_ioapic {
+	uint8_t type; /* 1 */
+	uint8_t length;
+	uint8_t id;
+	uint8_t reserved;
+	uint32_t address;
+	uint32_t gsi_base;
+} __attribute__((packed));
+
+struct madt_lapic_nmi {
+	uint8_t type; /* 4 */
+	uint8_t length;
+	uint8_t processor_uid; /* 0xff: all */
+	uint16_t flags;
+	uint8_t lint;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
+_Static_assert(sizeof(struct acpi_header) == 36, "SDT header layout");
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
+_Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
+_Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
+
+#define FADT_HW_REDUCED_ACPI (1U << 20)
+/* IA-PC boot architecture flags: no VGA, no CMOS RTC. The i8042 flag stays
+ * clear: berth's i8042 only resets the machine. */
+#define IAPC_VGA_NOT_PRESENT	  (1U << 2)
+#define IAPC_CMOS_RTC_NOT_PRESENT (1U << 5)
+#define FADT_IAPC_BOOT_ARCH_OFF	  (109 - 44) /* inside legacy_fields */
+#define MADT_PCAT_COMPAT	  1U	     /* dual 8259s present (in KVM) */
+
+static uint8_t acpi_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return (uint8_t)-sum;
+}
+
+static void acpi_header_init(struct acpi_header *h, const char *sig,
+			     uint32_t len, uint8_t rev)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, "BERTH ", 6);
+	memcpy(h->oem_table_id, "BERTHVM ", 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, "BRTH", 4);
+	h->creator_revision = 1;
+}
+
+/* Fill the table's checksum; the table occupies len bytes at h. */
+static void acpi_seal(struct acpi_header *h)
+{
+	h->checksum = 0;
+	h->checksum = acpi_checksum(h, h->length);
+}
+
+static size_t acpi_build_madt(uint8_t *buf, unsigned nr_cpus)
+{
+	struct acpi_madt *madt = (struct acpi_madt *)buf;
+	struct madt_ioapic io = {1, sizeof(io),		 (uint8_t)nr_cpus,
+				 0, MPTABLE_IOAPIC_ADDR, 0};
+	struct madt_lapic_nmi nmi = {4, sizeof(nmi), 0xff, 0, 1};
+	size_t off = sizeof(*madt);
+
+	for (unsigned i = 0; i < nr_cpus; i++) {
+		struct madt_lapic l = {0, sizeof(l), (uint8_t)i, (uint8_t)i,
+				       1 /* enabled */};
+
+		memcpy(buf + off, &l, sizeof(l));
+		off += sizeof(l);
+	}
+	/* The I/O APIC takes the ID after the CPUs; LINT1 is NMI on every
+	 * CPU, as berth programs it. */
+	memcpy(buf + off, &io, sizeof(io));
+	off += sizeof(io);
+	memcpy(buf + off, &nmi, sizeof(nmi));
+	off += sizeof(nmi);
+	memset(&madt->h, 0, sizeof(madt->h));
+	acpi_header_init(&madt->h, "APIC", off, 5);
+	madt->lapic_address = MPTABLE_LAPIC_ADDR;
+	madt->flags = MADT_PCAT_COMPAT;
+	acpi_seal(&madt->h);
+	return off;
+}
+
+static int acpi_write_fadt(const struct guest_mem *m, uint64_t addr,
+			   uint64_t dsdt)
+{
+	uint16_t iapc = IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT;
+	struct acpi_fadt f;
+
+	memset(&f, 0, sizeof(f));
+	acpi_header_init(&f.h, "FACP", sizeof(f), 6);
+	f.dsdt = (uint32_t)dsdt;
+	f.x_dsdt = dsdt;
+	memcpy(&f.legacy_fields[FADT_IAPC_BOOT_ARCH_OFF], &iapc, 2);
+	f.flags = FADT_HW_REDUCED_ACPI;
+	memcpy(f.hypervisor_id, "BERTHVMM", 8);
+	acpi_seal(&f.h);
+	return guest_mem_write(m, addr, &f, sizeof(f));
+}
+
+/* An empty DSDT: a valid namespace with no devices in it. */
+static int acpi_write_dsdt(const struct guest_mem *m, uint64_t addr)
+{
+	struct acpi_header h;
+
+	memset(&h, 0, sizeof(h));
+	acpi_header_init(&h, "DSDT", sizeof(h), 2);
+	acpi_seal(&h);
+	return guest_mem_write(m, addr, &h, sizeof(h));
+}
+
+static int acpi_write_xsdt(const struct guest_mem *m, uint64_t addr,
+			   uint64_t fadt, uint64_t madt)
+{
+	struct {
+		struct acpi_header h;
+		uint64_t entry[2];
+	} __attribute__((packed)) x;
+
+	memset(&x, 0, sizeof(x));
+	acpi_header_init(&x.h, "XSDT", sizeof(x), 1);
+	x.entry[0] = fadt;
+	x.entry[1] = madt;
+	acpi_seal(&x.h);
+	return guest_mem_write(m, addr, &x, sizeof(x));
+}
+
+static int acpi_write_rsdp(const struct guest_mem *m, uint64_t xsdt)
+{
+	struct acpi_rsdp r = {.signature = "RSD PTR ",
+			      .oem_id = "BERTH ",
+			      .revision = 2,
+			      .length = sizeof(r),
+			      .xsdt_address = xsdt};
+
+	r.checksum = acpi_checksum(&r, 20);
+	r.extended_checksum = acpi_checksum(&r, sizeof(r));
+	return guest_mem_write(m, ACPI_RSDP_ADDR, &r, sizeof(r));
+}
+
+/* Tables follow the RSDP one after another, 16-byte aligned. */
+static uint64_t acpi_next(uint64_t addr, size_t len)
+{
+	return (addr + len + 15) & ~15ULL;
+}
+
+int acpi_write_tables(const struct guest_mem *m, unsigned nr_cpus)
+{
+	const uint64_t xsdt =
+		acpi_next(ACPI_RSDP_ADDR, sizeof(struct acpi_rsdp));
+	const uint64_t fadt = acpi_next(xsdt, sizeof(struct acpi_header) + 16);
+	const uint64_t dsdt = acpi_next(fadt, sizeof(struct acpi_fadt));
+	const uint64_t madt = acpi_next(dsdt, sizeof(struct acpi_header));
+	uint8_t buf[sizeof(struct acpi_madt) +
+		    MPTABLE_MAX_CPUS * sizeof(struct madt_lapic) + 64];
+	size_t madt_len;
+	int ret;
+
+	if (!nr_cpus || nr_cpus > MPTABLE_MAX_CPUS)
+		return -EINVAL;
+	madt_len = acpi_build_madt(buf, nr_cpus);
+	if (madt + madt_len > ACPI_AREA_END)
+		return -ENOSPC;
+	ret = guest_mem_write(m, madt, buf, madt_len);
+	if (!ret)
+		ret = acpi_write_dsdt(m, dsdt);
+	if (!ret)
+		ret = acpi_write_fadt(m, fadt, dsdt);
+	if (!ret)
+		ret = acpi_write_xsdt(m, xsdt, fadt, madt);
+	if (!ret)
+		ret = acpi_write_rsdp(m, xsdt);
+	return ret;
+}
