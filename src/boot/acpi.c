@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "boot/boot.h"
 #include "boot/mptable.h"
 
 struct acpi_rsdp {
@@ -104,16 +105,6 @@ _Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
 #define FADT_IAPC_BOOT_ARCH_OFF	  (109 - 44) /* inside legacy_fields */
 #define MADT_PCAT_COMPAT	  1U	     /* dual 8259s present (in KVM) */
 
-static uint8_t acpi_checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t)-sum;
-}
-
 static void acpi_header_init(struct acpi_header *h, const char *sig,
 			     uint32_t len, uint8_t rev)
 {
@@ -131,7 +122,7 @@ static void acpi_header_init(struct acpi_header *h, const char *sig,
 static void acpi_seal(struct acpi_header *h)
 {
 	h->checksum = 0;
-	h->checksum = acpi_checksum(h, h->length);
+	h->checksum = boot_checksum(h, h->length);
 }
 
 static size_t acpi_build_madt(uint8_t *buf, unsigned nr_cpus)
@@ -215,8 +206,8 @@ static int acpi_write_rsdp(const struct guest_mem *m, uint64_t xsdt)
 			      .length = sizeof(r),
 			      .xsdt_address = xsdt};
 
-	r.checksum = acpi_checksum(&r, 20);
-	r.extended_checksum = acpi_checksum(&r, sizeof(r));
+	r.checksum = boot_checksum(&r, 20);
+	r.extended_checksum = boot_checksum(&r, sizeof(r));
 	return guest_mem_write(m, ACPI_RSDP_ADDR, &r, sizeof(r));
 }
 

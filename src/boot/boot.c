@@ -100,3 +100,13 @@ int boot_write_cmdline(const struct guest_mem *m, const char *cmdline,
 		return -E2BIG;
 	return guest_mem_write(m, BOOT_CMDLINE_ADDR, cmdline, len);
 }
+
+uint8_t boot_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return (uint8_t)-sum;
+}

@@ -66,6 +66,9 @@ uint64_t boot_gdt_entry(enum boot_mode mode, unsigned idx);
 
 #define BOOT_GDT_ENTRIES 5
 
+/* The byte that makes len bytes at p sum to zero (MP and ACPI tables). */
+uint8_t boot_checksum(const void *p, size_t len);
+
 /* Copy cmdline (NUL-terminated) to BOOT_CMDLINE_ADDR; -E2BIG if > max-1. */
 int boot_write_cmdline(const struct guest_mem *m, const char *cmdline,
 		       size_t max) __attribute__((warn_unused_result));

@@ -81,16 +81,6 @@ enum { MP_IRQ_INT = 0, MP_IRQ_NMI = 1, MP_IRQ_EXTINT = 3 };
 #define ISA_BUS_ID     0
 #define ISA_IRQS       16
 
-static uint8_t mp_checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t)-sum;
-}
-
 /* Append one entry to the table being built in buf. */
 static void mp_put(uint8_t *buf, size_t *off, const void *entry, size_t len,
 		   uint16_t *count)
@@ -174,10 +164,10 @@ int mptable_write(const struct guest_mem *m, unsigned nr_cpus)
 	hdr->spec = 4;
 	hdr->oemcount = count;
 	hdr->lapic = MPTABLE_LAPIC_ADDR;
-	hdr->checksum = mp_checksum(buf, off);
+	hdr->checksum = boot_checksum(buf, off);
 
 	mpf.physptr = (uint32_t)table_gpa;
-	mpf.checksum = mp_checksum(&mpf, sizeof(mpf));
+	mpf.checksum = boot_checksum(&mpf, sizeof(mpf));
 	ret = guest_mem_write(m, BOOT_EBDA_START, &mpf, sizeof(mpf));
 	if (!ret)
 		ret = guest_mem_write(m, table_gpa, buf, off);
