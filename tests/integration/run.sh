@@ -90,6 +90,10 @@ if [ "$rc" -eq 1 ] && grep -q "^PASS" "$tmp/serial.log" && ! grep -q PASS "$tmp/
 else
 	not_ok "--serial file:PATH" "status $rc"
 fi
+# A reader that goes away must not kill the VM (SIGPIPE is ignored).
+timeout -k 5 60 "$berth" run --kernel "$guests/hello.elf" </dev/null 2>/dev/null | head -c 1 >/dev/null
+rc=${PIPESTATUS[0]}
+[ "$rc" -eq 1 ] && ok "a closed stdout does not kill the VM" || not_ok "closed stdout" "status $rc"
 # A signal stops the VM: the demo guest waits for a key that never comes.
 mkfifo "$tmp/fifo"
 (sleep 30 >"$tmp/fifo") &
