@@ -12,7 +12,7 @@ CFLAGS   ?= -O2 -g
 BERTH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fno-strict-aliasing -Isrc -MMD -MP \
 	-DBERTH_GUEST_DIR='"$(PREFIX)/share/berth/guests"'
-LIBS     := -lpthread -lz -lbz2 -llzma -llz4 -lzstd
+LIBS     := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
@@ -25,6 +25,7 @@ TESTS    := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
 TEST_LIB_SRCS := $(wildcard tests/unit/lib/*.c)
 TEST_BINS     := $(TESTS:%=$(BUILD)/tests/%)
 SAN_TEST_BINS := $(TESTS:%=$(BUILD)/san/tests/%)
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 all: $(BUILD)/berth guests
 
@@ -49,6 +50,14 @@ $(BUILD)/san/tests/%: tests/unit/%.c $(TEST_LIB_SRCS) $(SAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(BERTH_CFLAGS) -Itests/unit -o $@ $^ $(LIBS) -lcmocka
 
+# libFuzzer targets: clang, coverage-guided, with ASan and UBSan.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -std=gnu11 \
+		-Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZERS)
+
 deps:
 	@scripts/install-deps.sh test
 
@@ -66,7 +75,7 @@ check: $(SAN_TEST_BINS)
 integration: all
 	@tests/integration/run.sh $(BUILD)
 
-tests: $(TEST_BINS) $(SAN_TEST_BINS)
+tests: $(TEST_BINS) $(SAN_TEST_BINS) $(FUZZERS)
 
 test:
 	@scripts/install-deps.sh test
@@ -74,10 +83,10 @@ test:
 	@tests/run-all.sh $(BUILD)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] guest/*.[ch] bench/*/*.c)
+	clang-format -i $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] tests/fuzz/*.c guest/*.[ch] bench/*/*.c)
 
 format-check:
-	@out=$$(for f in $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] guest/*.[ch] bench/*/*.c); do \
+	@out=$$(for f in $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] tests/fuzz/*.c guest/*.[ch] bench/*/*.c); do \
 		clang-format --dry-run "$$f" 2>&1 | grep -q . && echo "$$f"; done); \
 	if [ -n "$$out" ]; then echo "clang-format would change:"; echo "$$out"; exit 1; fi
 
@@ -90,5 +99,5 @@ clean:
 	rm -rf $(BUILD)
 
 # The installer needs make itself to exist: ./dev.sh covers a bare machine.
-.PHONY: all deps tests run unit check integration test format format-check install clean guests
+.PHONY: all deps fuzz tests run unit check integration test format format-check install clean guests
 -include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)
