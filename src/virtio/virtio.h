@@ -76,8 +76,8 @@ struct virtio_transport_ops {
 struct virtio_dev {
 	const char *name; /* "virtio-blk0": used in log lines */
 	uint16_t device_id;
-	uint32_t pci_class;	   /* class code: base << 16 | sub << 8 | prog-if */
-	uint64_t features;	   /* device-specific bits offered */
+	uint32_t pci_class; /* class code: base << 16 | sub << 8 | prog-if */
+	uint64_t features;  /* device-specific bits offered */
 	uint64_t driver_features; /* what the driver accepted (all bits) */
 	unsigned num_queues;
 	uint16_t queue_max; /* largest queue size offered */

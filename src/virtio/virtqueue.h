@@ -34,9 +34,9 @@ struct virtq_buf {
 
 /* One request: the device-readable buffers first, then the writable ones. */
 struct virtq_chain {
-	uint16_t head; /* descriptor index to hand back in virtq_push() */
-	unsigned nr;   /* buffers in bufs[] */
-	unsigned nr_out; /* how many of bufs[] come first and are readable */
+	uint16_t head;	  /* descriptor index to hand back in virtq_push() */
+	unsigned nr;	  /* buffers in bufs[] */
+	unsigned nr_out;  /* how many of bufs[] come first and are readable */
 	uint64_t out_len; /* bytes the device may read */
 	uint64_t in_len;  /* bytes the device may write */
 	struct virtq_buf bufs[VIRTQ_MAX_CHAIN];
@@ -52,8 +52,8 @@ struct virtq {
 	/* Ring locations, bounds-checked once by virtq_enable(). */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	void *desc, *avail, *used;
-	uint16_t last_avail; /* next avail ring slot to consume */
-	uint16_t used_idx;   /* our copy of used->idx */
+	uint16_t last_avail;	 /* next avail ring slot to consume */
+	uint16_t used_idx;	 /* our copy of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt sent */
 	bool signalled_valid;
 };
