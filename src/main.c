@@ -78,17 +78,20 @@ static int run_vm(const struct run_config *c, const char *kernel)
 				 .cmdline = c->cmdline,
 				 .guest_decompress = c->guest_decompress};
 	struct vm vm;
-	int status;
+	int status, ret;
 
 	opt.serial_out_fd = open_serial(c);
 	if (c->serial == SERIAL_FILE && opt.serial_out_fd < 0)
 		return BERTH_EXIT_USAGE;
 	opt.serial_in = c->serial == SERIAL_STDIO;
-	if (vm_create(&vm, &opt)) {
-		status = BERTH_EXIT_HOST;
+	ret = vm_create(&vm, &opt);
+	if (ret) {
+		status = ret == -EINVAL ? BERTH_EXIT_USAGE : BERTH_EXIT_HOST;
 	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
 		status = BERTH_EXIT_USAGE;
 	} else if (console_block_signals() || vm_start(&vm)) {
+		/* vm_start stopped what it started; wait for those threads. */
+		vm_join(&vm);
 		status = BERTH_EXIT_HOST;
 	} else {
 		if (console_run(&vm, opt.serial_in))

@@ -7,6 +7,8 @@
 
 #include "boot/boot.h"
 #include "boot/mptable.h"
+#include "devices/acpi_sleep.h"
+#include "pci/pci.h"
 
 struct acpi_rsdp {
 	char signature[8]; /* "RSD PTR " */
@@ -91,7 +93,19 @@ struct madt_lapic_nmi {
 	uint8_t lint;
 } __attribute__((packed));
 
+/* PCI Firmware spec 3.0, 4.1.2: one ECAM window per segment/bus range. */
+struct acpi_mcfg {
+	struct acpi_header h;
+	uint64_t reserved;
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus;
+	uint8_t end_bus;
+	uint32_t reserved2;
+} __attribute__((packed));
+
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
+_Static_assert(sizeof(struct acpi_mcfg) == 60, "MCFG layout");
 _Static_assert(sizeof(struct acpi_header) == 36, "SDT header layout");
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
 _Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
@@ -154,6 +168,15 @@ static size_t acpi_build_madt(uint8_t *buf, unsigned nr_cpus)
 	return off;
 }
 
+/* A byte-wide register in I/O space. */
+static struct acpi_gas acpi_io_reg(uint16_t port)
+{
+	return (struct acpi_gas){.space_id = 1, /* SystemIO */
+				 .bit_width = 8,
+				 .access_size = 1, /* byte */
+				 .address = port};
+}
+
 static int acpi_write_fadt(const struct guest_mem *m, uint64_t addr,
 			   uint64_t dsdt)
 {
@@ -166,34 +189,64 @@ static int acpi_write_fadt(const struct guest_mem *m, uint64_t addr,
 	f.x_dsdt = dsdt;
 	memcpy(&f.legacy_fields[FADT_IAPC_BOOT_ARCH_OFF], &iapc, 2);
 	f.flags = FADT_HW_REDUCED_ACPI;
+	f.sleep_control = acpi_io_reg(ACPI_SLEEP_CONTROL_PORT);
+	f.sleep_status = acpi_io_reg(ACPI_SLEEP_STATUS_PORT);
 	memcpy(f.hypervisor_id, "BERTHVMM", 8);
 	acpi_seal(&f.h);
 	return guest_mem_write(m, addr, &f, sizeof(f));
 }
 
-/* An empty DSDT: a valid namespace with no devices in it. */
+/* The DSDT: only Name (_S5, Package () { 5, 0 }), in AML (ACPI 6.0,
+ * 20.2): the sleep type an OS writes to the sleep control register to
+ * power off. */
+static const uint8_t dsdt_aml[] = {
+	0x08, '_',
+	'S',  '5',
+	'_', /* NameOp "_S5_" */
+	0x12, 0x05,
+	0x02,			  /* PackageOp, PkgLength 5, 2 elements */
+	0x0a, ACPI_SLEEP_TYPE_S5, /* BytePrefix 5: SLP_TYPa */
+	0x00,			  /* ZeroOp: SLP_TYPb */
+};
+
 static int acpi_write_dsdt(const struct guest_mem *m, uint64_t addr)
-{
-	struct acpi_header h;
-
-	memset(&h, 0, sizeof(h));
-	acpi_header_init(&h, "DSDT", sizeof(h), 2);
-	acpi_seal(&h);
-	return guest_mem_write(m, addr, &h, sizeof(h));
-}
-
-static int acpi_write_xsdt(const struct guest_mem *m, uint64_t addr,
-			   uint64_t fadt, uint64_t madt)
 {
 	struct {
 		struct acpi_header h;
-		uint64_t entry[2];
+		uint8_t aml[sizeof(dsdt_aml)];
+	} __attribute__((packed)) t;
+
+	memset(&t, 0, sizeof(t));
+	acpi_header_init(&t.h, "DSDT", sizeof(t), 2);
+	memcpy(t.aml, dsdt_aml, sizeof(dsdt_aml));
+	acpi_seal(&t.h);
+	return guest_mem_write(m, addr, &t, sizeof(t));
+}
+
+/* The ECAM window of bus 0 (Linux uses it if e820 reserves it too). */
+static int acpi_write_mcfg(const struct guest_mem *m, uint64_t addr)
+{
+	struct acpi_mcfg t;
+
+	memset(&t, 0, sizeof(t));
+	acpi_header_init(&t.h, "MCFG", sizeof(t), 1);
+	t.base = PCI_ECAM_BASE;
+	t.start_bus = t.end_bus = 0;
+	acpi_seal(&t.h);
+	return guest_mem_write(m, addr, &t, sizeof(t));
+}
+
+static int acpi_write_xsdt(const struct guest_mem *m, uint64_t addr,
+			   const uint64_t entry[3])
+{
+	struct {
+		struct acpi_header h;
+		uint64_t entry[3];
 	} __attribute__((packed)) x;
 
 	memset(&x, 0, sizeof(x));
 	acpi_header_init(&x.h, "XSDT", sizeof(x), 1);
-	x.entry[0] = fadt;
-	x.entry[1] = madt;
+	memcpy(x.entry, entry, sizeof(x.entry));
 	acpi_seal(&x.h);
 	return guest_mem_write(m, addr, &x, sizeof(x));
 }
@@ -221,9 +274,12 @@ int acpi_write_tables(const struct guest_mem *m, unsigned nr_cpus)
 {
 	const uint64_t xsdt =
 		acpi_next(ACPI_RSDP_ADDR, sizeof(struct acpi_rsdp));
-	const uint64_t fadt = acpi_next(xsdt, sizeof(struct acpi_header) + 16);
+	const uint64_t fadt = acpi_next(xsdt, sizeof(struct acpi_header) + 24);
 	const uint64_t dsdt = acpi_next(fadt, sizeof(struct acpi_fadt));
-	const uint64_t madt = acpi_next(dsdt, sizeof(struct acpi_header));
+	const uint64_t mcfg =
+		acpi_next(dsdt, sizeof(struct acpi_header) + sizeof(dsdt_aml));
+	const uint64_t madt = acpi_next(mcfg, sizeof(struct acpi_mcfg));
+	const uint64_t tables[3] = {fadt, madt, mcfg};
 	uint8_t buf[sizeof(struct acpi_madt) +
 		    MPTABLE_MAX_CPUS * sizeof(struct madt_lapic) + 64];
 	size_t madt_len;
@@ -240,7 +296,9 @@ int acpi_write_tables(const struct guest_mem *m, unsigned nr_cpus)
 	if (!ret)
 		ret = acpi_write_fadt(m, fadt, dsdt);
 	if (!ret)
-		ret = acpi_write_xsdt(m, xsdt, fadt, madt);
+		ret = acpi_write_mcfg(m, mcfg);
+	if (!ret)
+		ret = acpi_write_xsdt(m, xsdt, tables);
 	if (!ret)
 		ret = acpi_write_rsdp(m, xsdt);
 	return ret;

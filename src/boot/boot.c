@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <string.h>
 
+#include "pci/pci.h"
+
 int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned max)
 {
 	uint64_t low_end = guest_mem_low_end(m);
 	unsigned n = 0;
 
-	if (max < 3 + m->nr_regions)
+	if (max < 4 + m->nr_regions)
 		return -ENOSPC;
 	if (low_end < BOOT_HIMEM_START)
 		return -EINVAL;
@@ -22,6 +24,9 @@ int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned max)
 	if (low_end > BOOT_HIMEM_START)
 		out[n++] = (struct e820_entry){
 			BOOT_HIMEM_START, low_end - BOOT_HIMEM_START, E820_RAM};
+	/* The PCI ECAM window: Linux trusts MCFG only for reserved ranges. */
+	out[n++] = (struct e820_entry){PCI_ECAM_BASE, PCI_ECAM_SIZE,
+				       E820_RESERVED};
 	for (unsigned i = 0; i < m->nr_regions; i++) {
 		const struct guest_region *r = &m->regions[i];
 

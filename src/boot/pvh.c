@@ -9,6 +9,7 @@
 
 #define PVH_MEMMAP_ADDR (BOOT_PVH_INFO_ADDR + 0x40)
 #define PAGE_SIZE	4096ULL
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
 _Static_assert(PVH_MEMMAP_ADDR +
@@ -46,21 +47,34 @@ int pvh_find_entry(const struct elf_image *img, uint64_t *entry)
 	return 0;
 }
 
-/* berth's boot structures live in [BOOT_GDT_ADDR, cmdline end): no ELF
- * segment may land there, or one would silently overwrite the other. */
+/* What berth itself writes below 1 MiB: the GDT, start info, zero page,
+ * page tables and command line; then the MP and ACPI tables in the EBDA
+ * and BIOS area. A segment there would silently overwrite them or be
+ * overwritten. */
+static const struct {
+	uint64_t start, end;
+	const char *what;
+} boot_reserved[] = {
+	{BOOT_GDT_ADDR, BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX, "boot data"},
+	{BOOT_EBDA_START, BOOT_HIMEM_START, "MP and ACPI tables"},
+};
+
 static int pvh_check_segments(const struct elf_image *img)
 {
-	const uint64_t lo = BOOT_GDT_ADDR;
-	const uint64_t hi = BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX;
-
 	for (unsigned i = 0; i < img->nr_load; i++) {
 		const struct elf_segment *s = &img->load[i];
 
-		if (s->memsz && s->paddr < hi && s->paddr + s->memsz > lo) {
+		for (unsigned r = 0; r < ARRAY_SIZE(boot_reserved) && s->memsz;
+		     r++) {
+			if (s->paddr >= boot_reserved[r].end ||
+			    s->paddr + s->memsz <= boot_reserved[r].start)
+				continue;
 			pr_err("kernel: ELF segment at %#llx overlaps berth's "
-			       "boot data at %#llx-%#llx",
+			       "%s at %#llx-%#llx",
 			       (unsigned long long)s->paddr,
-			       (unsigned long long)lo, (unsigned long long)hi);
+			       boot_reserved[r].what,
+			       (unsigned long long)boot_reserved[r].start,
+			       (unsigned long long)boot_reserved[r].end - 1);
 			return -ENOEXEC;
 		}
 	}

@@ -112,18 +112,28 @@ size_t uart_rx_room(struct uart *u)
 	return room;
 }
 
-static void uart_transmit(struct uart *u, uint8_t c)
+/* Caller holds u->lock. Returns true if c must go out on out_fd, which
+ * the caller does after dropping the lock. */
+static bool uart_transmit(struct uart *u, uint8_t c)
 {
-	if (u->mcr & MCR_LOOP) {
-		uart_rx_push(u, &c, 1);
-	} else if (u->out_fd >= 0) {
-		/* Output is best effort: a closed or full console must not
-		 * stop the guest. */
-		while (write(u->out_fd, &c, 1) < 0 && errno == EINTR)
-			;
-	}
 	/* Transmission is instant, so THR is empty again at once. */
 	u->thr_irq_pending = true;
+	if (u->mcr & MCR_LOOP) {
+		uart_rx_push(u, &c, 1);
+		return false;
+	}
+	return u->out_fd >= 0;
+}
+
+/* Without the lock: a console that blocks (a full pipe, a stopped
+ * terminal) stalls only this vCPU, never the console thread's input path,
+ * and stopping the VM interrupts it (EINTR from the kick signal). Output
+ * is best effort: an error or a stop drops the byte. */
+static void uart_output(struct uart *u, uint8_t c)
+{
+	while (write(u->out_fd, &c, 1) < 0 && errno == EINTR)
+		if (u->stopping && atomic_load(u->stopping))
+			return;
 }
 
 static uint8_t uart_read_rbr(struct uart *u)
@@ -189,7 +199,8 @@ static uint8_t uart_read_reg(struct uart *u, unsigned reg)
 	}
 }
 
-static void uart_write_reg(struct uart *u, unsigned reg, uint8_t v)
+/* Caller holds u->lock; returns true if v is to be output (uart_output). */
+static bool uart_write_reg(struct uart *u, unsigned reg, uint8_t v)
 {
 	bool dlab = u->lcr & LCR_DLAB;
 
@@ -198,7 +209,7 @@ static void uart_write_reg(struct uart *u, unsigned reg, uint8_t v)
 		if (dlab)
 			u->dll = v;
 		else
-			uart_transmit(u, v);
+			return uart_transmit(u, v);
 		break;
 	case REG_IER:
 		if (dlab) {
@@ -229,6 +240,7 @@ static void uart_write_reg(struct uart *u, unsigned reg, uint8_t v)
 	default: /* LSR and MSR are read-only */
 		break;
 	}
+	return false;
 }
 
 static void uart_bus_read(void *opaque, uint64_t offset, void *data,
@@ -247,12 +259,16 @@ static void uart_bus_write(void *opaque, uint64_t offset, const void *data,
 			   unsigned len)
 {
 	struct uart *u = opaque;
+	uint8_t v = *(const uint8_t *)data;
+	bool out;
 
 	(void)len;
 	pthread_mutex_lock(&u->lock);
-	uart_write_reg(u, offset & 7, *(const uint8_t *)data);
+	out = uart_write_reg(u, offset & 7, v);
 	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
+	if (out)
+		uart_output(u, v);
 }
 
 const struct bus_ops uart_bus_ops = {

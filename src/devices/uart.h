@@ -8,6 +8,8 @@
 #define BERTH_DEVICES_UART_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +23,9 @@
 struct uart {
 	pthread_mutex_t lock;
 	int out_fd; /* -1 drops output */
+	/* If set and true, a transmit interrupted by a signal is dropped:
+	 * the VM is stopping (points at struct vm's stopping flag). */
+	const atomic_bool *stopping;
 	void (*set_irq)(void *ctx, int level);
 	void *irq_ctx;
 	int irq_level;

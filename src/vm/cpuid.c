@@ -44,17 +44,21 @@ static unsigned order_of(unsigned n)
 static void cpuid_patch_entry(struct kvm_cpuid_entry2 *e, unsigned id,
 			      unsigned nr)
 {
+	unsigned ids = 1U << order_of(nr);
+
 	switch (e->function) {
 	case 1:
-		/* EBX[31:24] initial APIC ID, [23:16] logical CPUs. */
-		e->ebx = (e->ebx & 0xffff) | (id << 24) |
-			 ((nr > 1 ? nr : 1) << 16);
+		/* EBX[31:24] initial APIC ID, [23:16] addressable logical
+		 * processor IDs in the package: a power of two (Intel SDM). */
+		e->ebx = (e->ebx & 0xffff) | (id << 24) | (ids << 16);
 		if (nr > 1)
 			e->edx |= 1U << 28; /* HTT: the field above is valid */
 		e->ecx |= 1U << 31;	    /* running under a hypervisor */
 		break;
-	case 4: /* Intel: EAX[31:26] cores per package - 1 */
-		e->eax = (e->eax & 0x03ffffff) | ((nr - 1) << 26);
+	case 4: /* Intel: EAX[31:26] core IDs - 1, [25:14] IDs sharing the
+		 * cache - 1: L1 and L2 per core, L3 and beyond shared. */
+		e->eax = (e->eax & 0x3fff) | ((ids - 1) << 26) |
+			 (((e->eax >> 5 & 7) >= 3 ? ids - 1 : 0) << 14);
 		break;
 	case 0xb:
 	case 0x1f: /* x2APIC topology: SMT level, then core level */

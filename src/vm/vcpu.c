@@ -91,23 +91,37 @@ static int vcpu_set_msrs(struct vcpu *vcpu)
 	return 0;
 }
 
-/* LINT0 as ExtINT (the 8259 path) and LINT1 as NMI, as a PC BIOS leaves
- * them, so a guest that never programs its local APIC still gets both. */
+#define APIC_LVT0	0x350
+#define APIC_LVT1	0x360
+#define LVT_MASKED	(1U << 16)
+#define LVT_MODE_MASK	(7U << 8)
+#define LVT_MODE_NMI	(4U << 8)
+#define LVT_MODE_EXTINT (7U << 8)
+
+static void lapic_set_lvt(struct kvm_lapic_state *l, unsigned reg,
+			  uint32_t mode, bool masked)
+{
+	uint32_t v;
+
+	memcpy(&v, &l->regs[reg], 4);
+	v = (v & ~(LVT_MODE_MASK | LVT_MASKED)) | mode |
+	    (masked ? LVT_MASKED : 0);
+	memcpy(&l->regs[reg], &v, 4);
+}
+
+/* Virtual-wire mode as a PC BIOS leaves it (MP spec 1.4, 3.6.2.2): LINT0
+ * is ExtINT, unmasked on the boot CPU only, so 8259 interrupts reach a
+ * guest that never programs its local APIC; LINT1 is NMI everywhere. */
 static int vcpu_set_lint(struct vcpu *vcpu)
 {
 	struct kvm_lapic_state lapic;
-	uint32_t v;
 	int ret;
 
 	ret = vcpu_ioctl(vcpu, KVM_GET_LAPIC, &lapic, "KVM_GET_LAPIC");
 	if (ret)
 		return ret;
-	memcpy(&v, &lapic.regs[0x350], 4);
-	v = (v & ~0x700U) | (7U << 8); /* delivery mode ExtINT */
-	memcpy(&lapic.regs[0x350], &v, 4);
-	memcpy(&v, &lapic.regs[0x360], 4);
-	v = (v & ~0x700U) | (4U << 8); /* delivery mode NMI */
-	memcpy(&lapic.regs[0x360], &v, 4);
+	lapic_set_lvt(&lapic, APIC_LVT0, LVT_MODE_EXTINT, vcpu->id != 0);
+	lapic_set_lvt(&lapic, APIC_LVT1, LVT_MODE_NMI, false);
 	return vcpu_ioctl(vcpu, KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC");
 }
 

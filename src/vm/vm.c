@@ -68,7 +68,9 @@ static int vm_create_kvm(struct vm *vm, const struct vm_options *opt)
 
 static int vm_create_irqchip(struct vm *vm)
 {
-	struct kvm_pit_config pit = {.flags = 0};
+	/* The dummy speaker makes KVM serve port 0x61 (PIT channel 2 gate
+	 * and output), which PIT-based TSC calibration needs. */
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
 	int ret;
 
@@ -93,7 +95,7 @@ static int vm_create_memory(struct vm *vm, uint64_t ram_size)
 	if (ret) {
 		pr_err("--mem: cannot map %llu MiB of guest RAM: %s",
 		       (unsigned long long)(ram_size >> 20), strerror(-ret));
-		return ret;
+		return -EINVAL;
 	}
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
@@ -123,6 +125,11 @@ static void vm_reset_requested(void *ctx)
 	vm_stop(ctx, BERTH_EXIT_OK, "guest reset");
 }
 
+static void vm_power_off(void *ctx)
+{
+	vm_stop(ctx, BERTH_EXIT_OK, "guest powered off");
+}
+
 static void vm_debug_exit(void *ctx, int status)
 {
 	vm_stop(ctx, status, "guest wrote to the debug-exit port");
@@ -135,7 +142,10 @@ static int vm_create_devices(struct vm *vm, const struct vm_options *opt)
 	ret = uart_init(&vm->com1, opt->serial_out_fd, vm_com1_irq, vm);
 	if (ret)
 		return ret;
+	vm->com1.stopping = &vm->stopping;
 	vm->i8042 = (struct i8042){.reset = vm_reset_requested, .ctx = vm};
+	vm->acpi_sleep =
+		(struct acpi_sleep){.power_off = vm_power_off, .ctx = vm};
 	vm->debug_exit = (struct debug_exit){.exit = vm_debug_exit, .ctx = vm};
 	ret = bus_register(&vm->pio, "com1", UART_COM1_BASE, UART_NR_PORTS,
 			   &uart_bus_ops, &vm->com1);
@@ -150,6 +160,10 @@ static int vm_create_devices(struct vm *vm, const struct vm_options *opt)
 		ret = bus_register(&vm->pio, "debug-exit", DEBUG_EXIT_PORT,
 				   DEBUG_EXIT_NPORTS, &debug_exit_bus_ops,
 				   &vm->debug_exit);
+	if (!ret)
+		ret = bus_register(&vm->pio, "acpi-sleep",
+				   ACPI_SLEEP_CONTROL_PORT, ACPI_SLEEP_NPORTS,
+				   &acpi_sleep_ops, &vm->acpi_sleep);
 	if (!ret) /* POST codes and Linux's io_delay */
 		ret = bus_register(&vm->pio, "post", 0x80, 1, &sink_bus_ops,
 				   NULL);
@@ -256,7 +270,7 @@ int vm_start(struct vm *vm)
 			pr_err("vcpu %u: cannot start thread: %s", i,
 			       strerror(-ret));
 		else
-			vcpu->started = true;
+			atomic_store(&vcpu->started, true);
 	}
 	if (ret)
 		vm_stop(vm, BERTH_EXIT_HOST, "vCPU start failed");
@@ -279,7 +293,7 @@ void vm_stop(struct vm *vm, int status, const char *reason)
 
 		if (vcpu->run)
 			vcpu->run->immediate_exit = 1;
-		if (vcpu->started)
+		if (atomic_load(&vcpu->started))
 			pthread_kill(vcpu->thread, SIG_VCPU_KICK);
 	}
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
@@ -289,9 +303,9 @@ void vm_stop(struct vm *vm, int status, const char *reason)
 int vm_join(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		if (vm->vcpus[i].started) {
+		if (atomic_load(&vm->vcpus[i].started)) {
 			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].started = false;
+			atomic_store(&vm->vcpus[i].started, false);
 		}
 	}
 	return vm->exit_status;

@@ -14,6 +14,7 @@
 
 #include "boot/boot.h"
 #include "bus/bus.h"
+#include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/uart.h"
@@ -39,7 +40,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	bool started;
+	atomic_bool started; /* read by vm_stop on any thread */
 };
 
 struct vm_options {
@@ -63,6 +64,7 @@ struct vm {
 	struct uart com1;
 	struct i8042 i8042;
 	struct debug_exit debug_exit;
+	struct acpi_sleep acpi_sleep;
 	bool irqchip_ready;
 	int stop_fd; /* eventfd, readable once the VM has stopped */
 	atomic_bool stopping;
@@ -71,7 +73,9 @@ struct vm {
 };
 
 /* Open /dev/kvm, check the API and capabilities, create the VM with its
- * memory, irqchip, PIT and legacy devices. Logs and returns -errno. */
+ * memory, irqchip, PIT and legacy devices. Logs and returns -errno:
+ * -EINVAL means the options asked for what this host cannot give (too many
+ * vCPUs, RAM that cannot be mapped). */
 int vm_create(struct vm *vm, const struct vm_options *opt)
 	__attribute__((warn_unused_result));
 

@@ -67,13 +67,21 @@ expect "exit code 0 gives status 1" 1 "" --kernel "$guests/exitcode.elf"
 expect "exit code 127 gives status 255" 255 "" --kernel "$guests/exitcode.elf" --cmdline "code=127"
 expect "smp: 1 vCPU" 1 "smp: 1 cpus online" --kernel "$guests/smp.elf" --cmdline "cpus=1"
 expect "smp: 2 vCPUs" 1 "smp: 2 cpus online" --cpus 2 --kernel "$guests/smp.elf" --cmdline "cpus=2"
-expect "smp: 4 vCPUs report APIC IDs 0-3" 1 "apic 3 online" --cpus 4 --kernel "$guests/smp.elf" --cmdline "cpus=4"
+timeout -k 5 60 "$berth" run --cpus 4 --kernel "$guests/smp.elf" --cmdline "cpus=4" </dev/null >"$tmp/out" 2>&1
+ids=$(sed -n 's/^cpu [0-9]* apic \([0-9]*\) online.*/\1/p' "$tmp/out" | sort -u | tr '\n' ' ')
+[ "$ids" = "0 1 2 3 " ] && ok "smp: 4 vCPUs report distinct APIC IDs 0-3" ||
+	not_ok "smp: APIC IDs" "got '$ids'"
 expect "smp: 4 vCPUs all online" 1 "smp: 4 cpus online" --cpus 4 --kernel "$guests/smp.elf" --cmdline "cpus=4"
 expect "triple fault is a guest crash (status 4)" 4 "triple fault" --kernel "$guests/fault.elf" --cmdline "mode=triple"
 expect "page fault reported by the guest" 253 "exception 14" --kernel "$guests/fault.elf" --cmdline "mode=pf"
 expect "unbacked read returns all-ones" 7 "ffffffff" --kernel "$guests/fault.elf" --cmdline "mode=unbacked-read"
 expect "executing unbacked memory is a guest crash (status 4)" 4 "guest failure" --kernel "$guests/fault.elf" --cmdline "mode=unbacked-exec"
-expect "more RAM than fits below the hole" 1 "^PASS" --mem 3584M --kernel "$guests/hello.elf"
+timeout -k 5 60 "$berth" run --mem 3584M --kernel "$guests/demo.elf" <<<"x" >"$tmp/out" 2>&1
+if grep -q "0000000100000000-000000011fffffff RAM" "$tmp/out"; then
+	ok "RAM beyond 3 GiB appears above 4 GiB in the guest's memory map"
+else
+	not_ok "RAM above 4 GiB" "$(grep -A8 'memory map' "$tmp/out" | tr '\n' '|')"
+fi
 
 # --- the default guest and the console -------------------------------------
 timeout -k 5 60 "$berth" run <<<"x" >"$tmp/out" 2>&1
@@ -111,8 +119,40 @@ kill "$holder" 2>/dev/null
 if gcc -m32 -c "$here/external/pvh32.S" -o "$tmp/pvh32.o" 2>"$tmp/err" &&
 	ld -m elf_i386 --no-warn-rwx-segments -T "$here/external/pvh32.ld" "$tmp/pvh32.o" -o "$tmp/pvh32.elf" 2>>"$tmp/err"; then
 	expect "external ELF32 PVH guest" 85 "cmdline: from outside" --kernel "$tmp/pvh32.elf" --cmdline "from outside"
+	sed 's/0x200000/0xe0000/' "$here/external/pvh32.ld" >"$tmp/low.ld"
+	ld -m elf_i386 --no-warn-rwx-segments -T "$tmp/low.ld" "$tmp/pvh32.o" -o "$tmp/low.elf"
+	expect "a PVH image over the ACPI tables is rejected" 2 "overlaps berth's MP and ACPI tables" --kernel "$tmp/low.elf"
 else
 	not_ok "external ELF32 PVH guest" "could not assemble it: $(cat "$tmp/err")"
+fi
+
+# An ACPI OS powers off through the FADT's sleep control register.
+if gcc -m32 -c "$here/external/poweroff.S" -o "$tmp/off.o" 2>"$tmp/err" &&
+	ld -m elf_i386 --no-warn-rwx-segments -T "$here/external/pvh32.ld" "$tmp/off.o" -o "$tmp/off.elf" 2>>"$tmp/err"; then
+	expect "ACPI power-off (S5 through the FADT) ends the VM with status 0" 0 "VM stopped: guest powered off" -v --kernel "$tmp/off.elf"
+else
+	not_ok "ACPI power-off guest" "could not assemble it: $(cat "$tmp/err")"
+fi
+
+# A console nobody reads must not make the VM unstoppable.
+if gcc -m32 -c "$here/external/spam.S" -o "$tmp/spam.o" 2>"$tmp/err" &&
+	ld -m elf_i386 --no-warn-rwx-segments -T "$here/external/pvh32.ld" "$tmp/spam.o" -o "$tmp/spam.elf" 2>>"$tmp/err"; then
+	"$berth" run --kernel "$tmp/spam.elf" </dev/null 2>"$tmp/err" > >(sleep 30) &
+	vm=$!
+	sleep 1
+	kill -TERM "$vm"
+	for _ in $(seq 50); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$vm" 2>/dev/null; then
+		kill -KILL "$vm"
+		not_ok "SIGTERM stops a VM whose console is blocked" "still running 5 s later"
+	else
+		wait "$vm"
+		rc=$?
+		[ "$rc" -eq 8 ] && ok "SIGTERM stops a VM whose console is blocked" ||
+			not_ok "SIGTERM stops a VM whose console is blocked" "status $rc"
+	fi
+else
+	not_ok "blocked console" "could not assemble the guest: $(cat "$tmp/err")"
 fi
 
 # --- hostile images: one error line, status 2 -------------------------------

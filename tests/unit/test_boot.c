@@ -13,6 +13,7 @@
 #include "boot/acpi.h"
 #include "boot/boot.h"
 #include "boot/mptable.h"
+#include "pci/pci.h"
 
 #define RAM_SIZE (2ULL << 20)
 
@@ -41,7 +42,7 @@ static void test_e820_low_only(void **state)
 {
 	struct e820_entry e[E820_MAX_ENTRIES];
 
-	assert_int_equal(e820_build(*state, e, E820_MAX_ENTRIES), 3);
+	assert_int_equal(e820_build(*state, e, E820_MAX_ENTRIES), 4);
 	assert_int_equal(e[0].addr, 0);
 	assert_int_equal(e[0].size, BOOT_EBDA_START);
 	assert_int_equal(e[0].type, E820_RAM);
@@ -49,6 +50,8 @@ static void test_e820_low_only(void **state)
 	assert_int_equal(e[1].addr + e[1].size, BOOT_HIMEM_START);
 	assert_int_equal(e[2].addr, BOOT_HIMEM_START);
 	assert_int_equal(e[2].addr + e[2].size, RAM_SIZE);
+	assert_int_equal(e[3].addr, PCI_ECAM_BASE); /* MCFG's window */
+	assert_int_equal(e[3].type, E820_RESERVED);
 	assert_int_equal(e820_build(*state, e, 2), -ENOSPC);
 }
 
@@ -59,10 +62,10 @@ static void test_e820_with_high_memory(void **state)
 
 	(void)state;
 	assert_int_equal(guest_mem_init(&m, 5ULL << 30), 0);
-	assert_int_equal(e820_build(&m, e, E820_MAX_ENTRIES), 4);
+	assert_int_equal(e820_build(&m, e, E820_MAX_ENTRIES), 5);
 	assert_int_equal(e[2].addr + e[2].size, GUEST_MMIO_HOLE_START);
-	assert_int_equal(e[3].addr, GUEST_MMIO_HOLE_END);
-	assert_int_equal(e[3].size, 2ULL << 30);
+	assert_int_equal(e[4].addr, GUEST_MMIO_HOLE_END);
+	assert_int_equal(e[4].size, 2ULL << 30);
 	guest_mem_destroy(&m);
 }
 
@@ -199,11 +202,18 @@ static void test_acpi_tables(void **state)
 	fadt = acpi_find("FACP");
 	assert_non_null(fadt);
 	assert_int_equal(le32(fadt + 4), 276);
-	assert_true(le32(fadt + 112) & (1U << 20)); /* hardware-reduced */
+	assert_true(le32(fadt + 112) & (1U << 20));    /* hardware-reduced */
+	assert_int_equal(le64(fadt + 244 + 4), 0x600); /* sleep control */
+	assert_int_equal(fadt[244], 1);		       /* in I/O space */
+	assert_int_equal(le64(fadt + 256 + 4), 0x601); /* sleep status */
 	dsdt = ram + le64(fadt + 140);
 	assert_int_equal(le32(fadt + 40), dsdt - ram);
 	assert_memory_equal(dsdt, "DSDT", 4);
 	assert_int_equal(sum(dsdt, le32(dsdt + 4)), 0);
+	/* Name (_S5, Package () { 5, 0 }) */
+	assert_memory_equal(dsdt + 36, "\x08_S5_\x12\x05\x02\x0a\x05\x00", 11);
+	assert_non_null(acpi_find("MCFG"));
+	assert_int_equal(le64(acpi_find("MCFG") + 44), PCI_ECAM_BASE);
 
 	madt = acpi_find("APIC");
 	assert_non_null(madt);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/uart.h"
@@ -211,6 +212,33 @@ static void test_debug_exit(void **state)
 	assert_int_equal(exit_status, 5);
 }
 
+static int power_offs;
+
+static void count_power_off(void *ctx)
+{
+	(void)ctx;
+	power_offs++;
+}
+
+static void test_acpi_sleep(void **state)
+{
+	struct acpi_sleep s = {.power_off = count_power_off};
+	uint8_t v;
+
+	(void)state;
+	v = 0x14; /* SLP_TYP 5 without SLP_EN */
+	acpi_sleep_ops.write(&s, 0, &v, 1);
+	v = 0x24; /* SLP_EN with SLP_TYP 1: no S1 here */
+	acpi_sleep_ops.write(&s, 0, &v, 1);
+	v = 0x34;			    /* what Linux writes for S5 */
+	acpi_sleep_ops.write(&s, 1, &v, 1); /* the status register */
+	assert_int_equal(power_offs, 0);
+	acpi_sleep_ops.write(&s, 0, &v, 1);
+	assert_int_equal(power_offs, 1);
+	acpi_sleep_ops.read(&s, 1, &v, 1);
+	assert_int_equal(v, 0);
+}
+
 int main(void)
 {
 #define U(fn) cmocka_unit_test_setup_teardown(fn, uart_setup, uart_teardown)
@@ -223,6 +251,7 @@ int main(void)
 		U(test_uart_loopback),
 		cmocka_unit_test(test_i8042_reset),
 		cmocka_unit_test(test_debug_exit),
+		cmocka_unit_test(test_acpi_sleep),
 	};
 
 	return cmocka_run_group_tests_name("devices", tests, NULL, NULL);

@@ -120,7 +120,7 @@ static void test_loads_and_fills_start_info(void **state)
 	assert_int_equal(si.rsdp_paddr, ACPI_RSDP_ADDR);
 	assert_string_equal((char *)f->ram + si.cmdline_paddr,
 			    "console=ttyS0 hello");
-	assert_int_equal(si.memmap_entries, 3);
+	assert_int_equal(si.memmap_entries, 4);
 	memcpy(&e, f->ram + si.memmap_paddr, sizeof(e));
 	assert_int_equal(e.addr, 0);
 	assert_int_equal(e.type, E820_RAM);
@@ -245,6 +245,13 @@ static void test_segment_over_boot_data(void **state)
 	build_elf64(&f->im, 8);
 	f->im.ph[0].p_paddr = 0x6000;
 	assert_int_equal(load(f), -ENOEXEC);
+	/* The MP table in the EBDA, the ACPI tables at 0xe0000. */
+	f->im.ph[0].p_paddr = 0x9f000;
+	assert_int_equal(load(f), -ENOEXEC);
+	f->im.ph[0].p_paddr = 0xe0000;
+	assert_int_equal(load(f), -ENOEXEC);
+	f->im.ph[0].p_paddr = 0x30000; /* between the two: fine */
+	assert_int_equal(load(f), 0);
 }
 
 static void test_filesz_above_memsz(void **state)
