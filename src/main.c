@@ -14,6 +14,7 @@
 #include "cli/config.h"
 #include "cli/console.h"
 #include "util/log.h"
+#include "virtio/rng.h"
 #include "vm/vm.h"
 
 #define BERTH_VERSION "0.1.0"
@@ -69,6 +70,18 @@ static int open_serial(const struct run_config *c)
 	return fd;
 }
 
+/* The devices the options ask for; they live as long as the process. */
+static int add_devices(struct vm *vm, const struct run_config *c)
+{
+	static struct virtio_dev rng;
+
+	if (c->rng) {
+		virtio_rng_init(&rng, "virtio-rng");
+		return vm_add_virtio(vm, &rng);
+	}
+	return 0;
+}
+
 /* Build, load and run the VM; returns berth's exit status. */
 static int run_vm(const struct run_config *c, const char *kernel)
 {
@@ -87,6 +100,8 @@ static int run_vm(const struct run_config *c, const char *kernel)
 	ret = vm_create(&vm, &opt);
 	if (ret) {
 		status = ret == -EINVAL ? BERTH_EXIT_USAGE : BERTH_EXIT_HOST;
+	} else if (add_devices(&vm, c)) {
+		status = BERTH_EXIT_HOST;
 	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
 		status = BERTH_EXIT_USAGE;
 	} else if (console_block_signals() || vm_start(&vm)) {

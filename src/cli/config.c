@@ -140,6 +140,7 @@ enum {
 	OPT_MEM,
 	OPT_SERIAL,
 	OPT_GUEST_DECOMPRESS,
+	OPT_RNG,
 };
 
 static const struct option run_options[] = {
@@ -150,6 +151,7 @@ static const struct option run_options[] = {
 	{"mem", required_argument, NULL, OPT_MEM},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"guest-decompress", no_argument, NULL, OPT_GUEST_DECOMPRESS},
+	{"rng", no_argument, NULL, OPT_RNG},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -175,6 +177,9 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 		return parse_serial(c, arg);
 	case OPT_GUEST_DECOMPRESS:
 		c->guest_decompress = true;
+		return 0;
+	case OPT_RNG:
+		c->rng = true;
 		return 0;
 	case 'v':
 		c->verbose++;

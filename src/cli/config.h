@@ -18,6 +18,7 @@ struct run_config {
 	enum serial_mode serial;
 	const char *serial_path;
 	bool guest_decompress;
+	bool rng; /* a virtio-rng device */
 	int verbose;
 	bool help;
 };

@@ -69,20 +69,19 @@ static int vcpu_set_msrs(struct vcpu *vcpu)
 		{MSR_MTRR_DEF_TYPE, (1U << 11) | 6},
 	};
 	const unsigned n = sizeof(boot_msrs) / sizeof(boot_msrs[0]);
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry
-			e[sizeof(boot_msrs) / sizeof(boot_msrs[0])];
-	} msrs;
+	struct kvm_msrs *msrs =
+		calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
 	int set;
 
-	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = n;
+	if (!msrs)
+		return -ENOMEM;
+	msrs->nmsrs = n;
 	for (unsigned i = 0; i < n; i++) {
-		msrs.e[i].index = boot_msrs[i].index;
-		msrs.e[i].data = boot_msrs[i].value;
+		msrs->entries[i].index = boot_msrs[i].index;
+		msrs->entries[i].data = boot_msrs[i].value;
 	}
-	set = ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	set = ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
+	free(msrs);
 	if (set < 0 || (unsigned)set != n) {
 		pr_err("vcpu %u: KVM_SET_MSRS: MSR %#x was refused", vcpu->id,
 		       set < 0 ? 0 : boot_msrs[set].index);

@@ -195,7 +195,28 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 		ret = vm_create_irqchip(vm);
 	if (!ret)
 		ret = vm_create_devices(vm, opt);
+	if (!ret)
+		ret = pci_host_init(&vm->pci, &vm->pio, &vm->mmio);
+	if (!ret)
+		ret = irq_router_init(&vm->irq, vm->vm_fd);
 	return ret;
+}
+
+int vm_add_virtio(struct vm *vm, struct virtio_dev *d)
+{
+	struct virtio_pci_env env = {
+		.vm_fd = vm->vm_fd,
+		.pci = &vm->pci,
+		.irq = &vm->irq,
+		.mem = &vm->mem,
+	};
+
+	if (vm->nr_virtio == VM_MAX_VIRTIO) {
+		pr_err("%s: more than %d virtio devices", d->name,
+		       VM_MAX_VIRTIO);
+		return -ENOSPC;
+	}
+	return virtio_pci_create(&env, d, &vm->virtio[vm->nr_virtio++]);
 }
 
 void vm_set_irq(struct vm *vm, unsigned irq, int level)
@@ -328,7 +349,12 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	guest_mem_destroy(&vm->mem);
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (vm->virtio[i])
+			virtio_pci_destroy(vm->virtio[i]);
 	uart_destroy(&vm->com1);
+	pci_host_destroy(&vm->pci);
+	irq_router_destroy(&vm->irq);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	free(vm->cpuid);

@@ -18,6 +18,9 @@
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/uart.h"
+#include "irq/irq.h"
+#include "pci/pci.h"
+#include "virtio/virtio_pci.h"
 #include "mem/guest_mem.h"
 
 /* berth run's exit status. A guest's debug-exit write of v gives (2v+1)&0xff,
@@ -30,7 +33,8 @@ enum {
 	BERTH_EXIT_SIGNAL = 8,	    /* stopped by SIGINT, SIGTERM or SIGHUP */
 };
 
-#define VM_MAX_VCPUS 64
+#define VM_MAX_VCPUS  64
+#define VM_MAX_VIRTIO 16
 
 struct vm;
 
@@ -65,6 +69,10 @@ struct vm {
 	struct i8042 i8042;
 	struct debug_exit debug_exit;
 	struct acpi_sleep acpi_sleep;
+	struct pci_host pci;
+	struct irq_router irq;
+	unsigned nr_virtio;
+	struct virtio_pci *virtio[VM_MAX_VIRTIO];
 	bool irqchip_ready;
 	int stop_fd; /* eventfd, readable once the VM has stopped */
 	atomic_bool stopping;
@@ -101,6 +109,11 @@ void vm_destroy(struct vm *vm);
  * if the helper cannot be started; the caller then just exits.
  */
 int vm_teardown_detached(struct vm *vm) __attribute__((warn_unused_result));
+
+/* Put a virtio device (filled in by its init function; it must outlive the
+ * VM) on the VM's PCI bus. Call between vm_create and vm_start. */
+int vm_add_virtio(struct vm *vm, struct virtio_dev *d)
+	__attribute__((warn_unused_result));
 
 /* Drive a legacy (ISA) interrupt line through the in-kernel irqchip. */
 void vm_set_irq(struct vm *vm, unsigned irq, int level);
