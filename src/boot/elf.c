@@ -105,10 +105,34 @@ too_many:
 	return -ENOEXEC;
 }
 
+/* The program header table's place and shape, from either class. */
+struct elf_phdrs {
+	uint64_t off;
+	unsigned num, entsize, want;
+};
+
+static void elf_read_ehdr(struct elf_image *img, struct elf_phdrs *ph)
+{
+	if (img->is64) {
+		Elf64_Ehdr eh;
+
+		memcpy(&eh, img->data, sizeof(eh));
+		img->entry = eh.e_entry;
+		*ph = (struct elf_phdrs){eh.e_phoff, eh.e_phnum, eh.e_phentsize,
+					 sizeof(Elf64_Phdr)};
+	} else {
+		Elf32_Ehdr eh;
+
+		memcpy(&eh, img->data, sizeof(eh));
+		img->entry = eh.e_entry;
+		*ph = (struct elf_phdrs){eh.e_phoff, eh.e_phnum, eh.e_phentsize,
+					 sizeof(Elf32_Phdr)};
+	}
+}
+
 int elf_parse(const uint8_t *data, size_t size, struct elf_image *img)
 {
-	uint64_t phoff;
-	unsigned phnum, phentsize, want;
+	struct elf_phdrs ph;
 	int ret;
 
 	memset(img, 0, sizeof(*img));
@@ -117,36 +141,18 @@ int elf_parse(const uint8_t *data, size_t size, struct elf_image *img)
 	ret = elf_check_header(data, size, &img->is64);
 	if (ret)
 		return ret;
-	if (img->is64) {
-		Elf64_Ehdr eh;
-
-		memcpy(&eh, data, sizeof(eh));
-		img->entry = eh.e_entry;
-		phoff = eh.e_phoff;
-		phnum = eh.e_phnum;
-		phentsize = eh.e_phentsize;
-		want = sizeof(Elf64_Phdr);
-	} else {
-		Elf32_Ehdr eh;
-
-		memcpy(&eh, data, sizeof(eh));
-		img->entry = eh.e_entry;
-		phoff = eh.e_phoff;
-		phnum = eh.e_phnum;
-		phentsize = eh.e_phentsize;
-		want = sizeof(Elf32_Phdr);
-	}
-	if (phentsize < want || !phnum ||
-	    !in_file(phoff, (uint64_t)phnum * phentsize, size)) {
+	elf_read_ehdr(img, &ph);
+	if (ph.entsize < ph.want || !ph.num ||
+	    !in_file(ph.off, (uint64_t)ph.num * ph.entsize, size)) {
 		pr_err("kernel: ELF program headers are missing or outside the "
 		       "file");
 		return -ENOEXEC;
 	}
-	for (unsigned i = 0; i < phnum; i++) {
+	for (unsigned i = 0; i < ph.num; i++) {
 		struct elf_segment seg;
 		uint32_t type;
 
-		ret = elf_read_phdr(img, phoff, phentsize, i, &type, &seg);
+		ret = elf_read_phdr(img, ph.off, ph.entsize, i, &type, &seg);
 		if (!ret && (type == PT_LOAD || type == PT_NOTE))
 			ret = elf_add_segment(img, type, &seg);
 		if (ret)

@@ -133,8 +133,10 @@ static int pvh_write_memmap(const struct guest_mem *m,
 	return 0;
 }
 
-int pvh_load(const struct guest_mem *m, const struct elf_image *img,
-	     const struct pvh_boot_args *a, struct boot_entry *entry)
+/* Command line, initrd module, memory map, then the start info itself. */
+static int pvh_write_boot_data(const struct guest_mem *m,
+			       const struct pvh_boot_args *a,
+			       uint64_t kernel_end)
 {
 	struct hvm_start_info si = {
 		.magic = HVM_START_MAGIC,
@@ -142,6 +144,24 @@ int pvh_load(const struct guest_mem *m, const struct elf_image *img,
 		.cmdline_paddr = BOOT_CMDLINE_ADDR,
 		.rsdp_paddr = ACPI_RSDP_ADDR, /* written by vm_start */
 	};
+	int ret;
+
+	ret = boot_write_cmdline(m, a->cmdline, BOOT_CMDLINE_MAX);
+	if (ret == -E2BIG)
+		pr_err("cmdline: %zu bytes is longer than the %llu PVH allows",
+		       strlen(a->cmdline), BOOT_CMDLINE_MAX - 1);
+	if (!ret && a->initrd)
+		ret = pvh_place_initrd(m, a, kernel_end, &si);
+	if (!ret)
+		ret = pvh_write_memmap(m, &si);
+	if (!ret)
+		ret = guest_mem_write(m, BOOT_PVH_INFO_ADDR, &si, sizeof(si));
+	return ret;
+}
+
+int pvh_load(const struct guest_mem *m, const struct elf_image *img,
+	     const struct pvh_boot_args *a, struct boot_entry *entry)
+{
 	uint64_t rip, kernel_end;
 	int ret;
 
@@ -160,16 +180,7 @@ int pvh_load(const struct guest_mem *m, const struct elf_image *img,
 		       (unsigned long long)rip);
 		return -ENOEXEC;
 	}
-	ret = boot_write_cmdline(m, a->cmdline, BOOT_CMDLINE_MAX);
-	if (ret == -E2BIG)
-		pr_err("cmdline: %zu bytes is longer than the %llu PVH allows",
-		       strlen(a->cmdline), BOOT_CMDLINE_MAX - 1);
-	if (!ret && a->initrd)
-		ret = pvh_place_initrd(m, a, kernel_end, &si);
-	if (!ret)
-		ret = pvh_write_memmap(m, &si);
-	if (!ret)
-		ret = guest_mem_write(m, BOOT_PVH_INFO_ADDR, &si, sizeof(si));
+	ret = pvh_write_boot_data(m, a, kernel_end);
 	if (ret)
 		return ret;
 	*entry = (struct boot_entry){
