@@ -5,8 +5,9 @@
 BUILD	 ?= build
 GUEST_CC ?= gcc
 
-GUEST_NAMES := hello exitcode smp fault demo
-GUEST_KIT   := start rt cpus ring0
+GUEST_NAMES := hello exitcode smp fault demo virtio_blk virtio_rng \
+	virtio_console blkbench
+GUEST_KIT   := start rt cpus ring0 pci mem irq virtio virtq vblk vrng vcons
 GUEST_ELFS  := $(GUEST_NAMES:%=$(BUILD)/guest/%.elf)
 GUEST_KIT_OBJS := $(GUEST_KIT:%=$(BUILD)/guest/%.o)
 

@@ -40,6 +40,15 @@
 #define SYS_LAPIC_READ	 5 /* a = register offset */
 #define SYS_LAPIC_WRITE	 6 /* a = register offset, b = value */
 #define SYS_SEND_IPI	 7 /* a = destination APIC ID, b = ICR low word */
+#define SYS_SET_PTE	 8 /* a = address of a paging entry, b = value */
+#define SYS_WAIT_IRQ	 9 /* a = LAPIC timer count (0: none); sti; hlt */
+
+/* External interrupt vectors (start.S): a device's MSI/MSI-X (counted in
+ * irq_events), the LAPIC timer that bounds SYS_WAIT_IRQ, spurious. */
+#define VEC_IRQ	     32
+#define VEC_TIMER    33
+#define VEC_SPURIOUS 34
+#define NUM_VECTORS  35 /* IDT entries */
 
 /* Value written to the debug-exit port when an exception reaches ring 0's
  * handler: QEMU then exits with status 2 * 0x7e + 1 = 253. */

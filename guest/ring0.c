@@ -44,6 +44,7 @@ static uint64_t read_cr(uint64_t n)
 uint64_t ring0_syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 {
 	volatile uint32_t *lapic = (volatile uint32_t *)LAPIC_BASE;
+	uint64_t cr3;
 	uint32_t lo, hi;
 
 	(void)c;
@@ -79,6 +80,25 @@ uint64_t ring0_syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 	case SYS_SEND_IPI:
 		lapic[0x310 / 4] = (uint32_t)a << 24;
 		lapic[0x300 / 4] = (uint32_t)b;
+		return 0;
+	case SYS_WAIT_IRQ:
+		/* sti's one-instruction shadow covers the hlt: an interrupt
+		 * already pending wakes the hlt instead of slipping in
+		 * before it. The one-shot timer bounds the wait. */
+		if (a)
+			lapic[0x380 / 4] = (uint32_t)a;
+		asm volatile("sti; hlt; cli" ::: "memory");
+		if (a)
+			lapic[0x380 / 4] = 0;
+		return 0;
+	case SYS_SET_PTE:
+		/* The CR3 write flushes the TLB and paging-structure caches
+		 * (the kit's pages are not global). */
+		*(volatile uint64_t *)a = b;
+		asm volatile("mov %%cr3, %0; mov %0, %%cr3"
+			     : "=r"(cr3)
+			     :
+			     : "memory");
 		return 0;
 	}
 	return (uint64_t)-1;

@@ -93,6 +93,93 @@ static inline uint32_t inl(uint16_t port)
 	return v;
 }
 
+/* Write a 16-bit value to an I/O port. */
+static inline void outw(uint16_t v, uint16_t port)
+{
+	asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+/* Read a 16-bit value from an I/O port. */
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+
+	asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+/*
+ * MMIO accessors: one plain mov of the given width each, so that the VMM
+ * (or KVM's instruction emulator) sees exactly the access the device model
+ * expects - virtio, for one, requires each field's natural width.
+ */
+static inline uint8_t readb(const volatile void *a)
+{
+	uint8_t v;
+
+	asm volatile("movb %1, %0"
+		     : "=q"(v)
+		     : "m"(*(const volatile uint8_t *)a)
+		     : "memory");
+	return v;
+}
+
+static inline uint16_t readw(const volatile void *a)
+{
+	uint16_t v;
+
+	asm volatile("movw %1, %0"
+		     : "=r"(v)
+		     : "m"(*(const volatile uint16_t *)a)
+		     : "memory");
+	return v;
+}
+
+static inline uint32_t readl(const volatile void *a)
+{
+	uint32_t v;
+
+	asm volatile("movl %1, %0"
+		     : "=r"(v)
+		     : "m"(*(const volatile uint32_t *)a)
+		     : "memory");
+	return v;
+}
+
+static inline void writeb(uint8_t v, volatile void *a)
+{
+	asm volatile("movb %1, %0"
+		     : "=m"(*(volatile uint8_t *)a)
+		     : "q"(v)
+		     : "memory");
+}
+
+static inline void writew(uint16_t v, volatile void *a)
+{
+	asm volatile("movw %1, %0"
+		     : "=m"(*(volatile uint16_t *)a)
+		     : "r"(v)
+		     : "memory");
+}
+
+static inline void writel(uint32_t v, volatile void *a)
+{
+	asm volatile("movl %1, %0"
+		     : "=m"(*(volatile uint32_t *)a)
+		     : "r"(v)
+		     : "memory");
+}
+
+/*
+ * Barriers for memory shared with a device (x86: stores are not reordered
+ * with stores nor loads with loads, so those two only stop the compiler; a
+ * store followed by a load needs a locked instruction).
+ */
+#define barrier() asm volatile("" ::: "memory")
+#define wmb()	  barrier()
+#define rmb()	  barrier()
+#define mb()	  asm volatile("lock; orl $0, (%%rsp)" ::: "memory", "cc")
+
 /* Read the time-stamp counter (native in ring 3). */
 static inline uint64_t rdtsc(void)
 {
@@ -176,6 +263,20 @@ static inline void sys_lapic_write(uint32_t reg, uint32_t v)
 static inline void sys_send_ipi(uint32_t apic_id, uint32_t icr_lo)
 {
 	syscall3(SYS_SEND_IPI, apic_id, icr_lo, 0);
+}
+
+/* Write a paging-structure entry (e.g. to link in a page table that ring 3
+ * filled while nothing pointed to it) and reload CR3. */
+static inline void sys_set_pte(uint64_t *entry, uint64_t v)
+{
+	syscall3(SYS_SET_PTE, (uintptr_t)entry, v, 0);
+}
+
+/* Halt with interrupts on until one arrives, or until the LAPIC timer
+ * (set up by the caller, one-shot) counts down from count (0: no timer). */
+static inline void sys_wait_irq(uint32_t count)
+{
+	syscall3(SYS_WAIT_IRQ, count, 0, 0);
 }
 
 /* A test-and-set lock for ring-3 code on several CPUs. */

@@ -88,6 +88,32 @@ exc_common:
 	hlt
 	jmp 1b
 
+/* External interrupts, taken only inside SYS_WAIT_IRQ's sti; hlt. Each
+ * is a handful of instructions because ring 0 is emulated on PVM hosts:
+ * count device interrupts (ring 3 reads irq_events), EOI the xAPIC. The
+ * EOI register's address does not fit a sign-extended disp32, hence %rax. */
+#define LAPIC_EOI 0xfee000b0
+	.org 48 * STUB_SIZE
+spurious_entry:				/* no EOI for a spurious vector */
+	iretq
+
+	.org 49 * STUB_SIZE
+timer_entry:
+	pushq %rax
+	movl $LAPIC_EOI, %eax
+	movl $0, (%rax)
+	popq %rax
+	iretq
+
+	.org 50 * STUB_SIZE
+irq_entry:
+	lock incq irq_events(%rip)
+	pushq %rax
+	movl $LAPIC_EOI, %eax
+	movl $0, (%rax)
+	popq %rax
+	iretq
+
 /* 64-bit TSSs: only RSP0 (the ring-0 stack) and the I/O bitmap offset
  * matter. All CPUs share one I/O bitmap: each TSS's offset reaches it. */
 	.if MAX_CPUS != 16
@@ -251,6 +277,13 @@ idt:
 	.endif
 	.Lvec = .Lvec + 1
 	.endr
+	.if VEC_IRQ != 32 || VEC_TIMER != 33 || VEC_SPURIOUS != 34 || \
+	    NUM_VECTORS != 35
+	.error "the IDT below assumes vectors 32-34 for IRQ, timer, spurious"
+	.endif
+	gate (BOOT_BASE+50*STUB_SIZE), 0x8e	/* VEC_IRQ */
+	gate (BOOT_BASE+49*STUB_SIZE), 0x8e	/* VEC_TIMER */
+	gate (BOOT_BASE+48*STUB_SIZE), 0x8e	/* VEC_SPURIOUS */
 idt_end:
 
 	.balign 8
@@ -292,6 +325,10 @@ pd:
 	.balign 4
 boot_info:				/* EBX at the PVH entry */
 	.skip 4
+	.globl irq_events
+	.balign 8
+irq_events:				/* device interrupts taken */
+	.skip 8
 	.balign 16
 kstacks:
 	.skip MAX_CPUS * KSTACK_SIZE

@@ -14,6 +14,7 @@
 #include "cli/config.h"
 #include "cli/console.h"
 #include "util/log.h"
+#include "virtio/blk.h"
 #include "virtio/rng.h"
 #include "vm/vm.h"
 
@@ -73,13 +74,24 @@ static int open_serial(const struct run_config *c)
 /* The devices the options ask for; they live as long as the process. */
 static int add_devices(struct vm *vm, const struct run_config *c)
 {
-	static struct virtio_dev rng;
+	static struct virtio_dev rng, disks[RUN_MAX_DISKS];
+	static char names[RUN_MAX_DISKS][16];
+	/* One request queue per vCPU: the guest may use them all (MQ). */
+	unsigned queues = c->cpus < 16 ? c->cpus : 16;
+	int ret = 0;
 
-	if (c->rng) {
-		virtio_rng_init(&rng, "virtio-rng");
-		return vm_add_virtio(vm, &rng);
+	for (unsigned i = 0; i < c->nr_disks && !ret; i++) {
+		snprintf(names[i], sizeof(names[i]), "virtio-blk%u", i);
+		disks[i].name = names[i];
+		ret = virtio_blk_init(&disks[i], &c->disks[i], queues);
+		if (!ret)
+			ret = vm_add_virtio(vm, &disks[i]);
 	}
-	return 0;
+	if (!ret && c->rng) {
+		virtio_rng_init(&rng, "virtio-rng");
+		ret = vm_add_virtio(vm, &rng);
+	}
+	return ret;
 }
 
 /* Build, load and run the VM; returns berth's exit status. */
@@ -100,8 +112,12 @@ static int run_vm(const struct run_config *c, const char *kernel)
 	ret = vm_create(&vm, &opt);
 	if (ret) {
 		status = ret == -EINVAL ? BERTH_EXIT_USAGE : BERTH_EXIT_HOST;
-	} else if (add_devices(&vm, c)) {
-		status = BERTH_EXIT_HOST;
+	} else if ((ret = add_devices(&vm, c))) {
+		/* A disk that cannot be opened is a bad --disk. */
+		status = ret == -EINVAL || ret == -ENOENT || ret == -EACCES ||
+					 ret == -EROFS
+				 ? BERTH_EXIT_USAGE
+				 : BERTH_EXIT_HOST;
 	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
 		status = BERTH_EXIT_USAGE;
 	} else if (console_block_signals() || vm_start(&vm)) {

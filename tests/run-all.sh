@@ -49,6 +49,8 @@ suite "unit tests (ASan, UBSan)" tests/run-unit.sh "$build"/san/tests/test_*
 suite "fuzzing (30 s per target)" tests/run-fuzz.sh "$build" 30
 suite "integration: guests on berth" tests/integration/run.sh "$build"
 suite "integration: the same guests on QEMU" tests/integration/qemu-guests.sh "$build"
+suite "virtio on berth" tests/integration/virtio.sh "$build" berth
+suite "virtio: the same guests on QEMU" tests/integration/virtio.sh "$build" qemu
 
 echo "== total"
 echo "$total_p passed, $total_f failed, $total_s skipped"

@@ -141,6 +141,7 @@ enum {
 	OPT_SERIAL,
 	OPT_GUEST_DECOMPRESS,
 	OPT_RNG,
+	OPT_DISK,
 };
 
 static const struct option run_options[] = {
@@ -152,6 +153,7 @@ static const struct option run_options[] = {
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"guest-decompress", no_argument, NULL, OPT_GUEST_DECOMPRESS},
 	{"rng", no_argument, NULL, OPT_RNG},
+	{"disk", required_argument, NULL, OPT_DISK},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -181,6 +183,12 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 	case OPT_RNG:
 		c->rng = true;
 		return 0;
+	case OPT_DISK:
+		if (c->nr_disks == RUN_MAX_DISKS) {
+			pr_err("--disk: at most %d disks", RUN_MAX_DISKS);
+			return -EINVAL;
+		}
+		return virtio_blk_parse(arg, &c->disks[c->nr_disks++]);
 	case 'v':
 		c->verbose++;
 		return 0;

@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "virtio/blk.h"
+
+#define RUN_MAX_DISKS 8
+
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
 struct run_config {
@@ -15,14 +19,19 @@ struct run_config {
 	const char *cmdline;
 	unsigned cpus;
 	uint64_t mem;
+#define RUN_MAX_DISKS 8
+
 	enum serial_mode serial;
 	const char *serial_path;
 	bool guest_decompress;
 	bool rng; /* a virtio-rng device */
+	unsigned nr_disks;
+	struct virtio_blk_options disks[RUN_MAX_DISKS]; /* --disk, in order */
 	int verbose;
 	bool help;
 };
 
+#define RUN_MAX_DISKS	8
 #define RUN_DEFAULT_MEM (256ULL << 20)
 #define RUN_MIN_MEM	(2ULL << 20)
 #define RUN_MAX_MEM	(1ULL << 40)
