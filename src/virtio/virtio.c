@@ -11,7 +11,17 @@ void virtio_queue_used(struct virtio_dev *d, unsigned q)
 
 void virtio_dev_broken(struct virtio_dev *d, const char *why)
 {
-	pr_warn("%s: %s: device needs reset", d->name, why);
+	/* A guest can break and reset a queue in a loop: a few lines a
+	 * second at most, whatever it does. */
+	static struct ratelimit rl = RATELIMIT_INIT(5, 1000);
+	static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+	bool log;
+
+	pthread_mutex_lock(&rl_lock);
+	log = ratelimit_allow(&rl);
+	pthread_mutex_unlock(&rl_lock);
+	if (log)
+		pr_warn("%s: %s: device needs reset", d->name, why);
 	d->tops->needs_reset(d->transport);
 }
 

@@ -100,8 +100,8 @@ static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)
 /* After virtq_push()es on queue q: interrupt the driver if it wants one. */
 void virtio_queue_used(struct virtio_dev *d, unsigned q);
 
-/* The driver broke the rules (malformed queue): log why once, set
- * DEVICE_NEEDS_RESET; the device stops using its queues until reset. */
+/* The driver broke the rules (malformed queue): log why (rate-limited),
+ * set DEVICE_NEEDS_RESET; the device stops using its queues until reset. */
 void virtio_dev_broken(struct virtio_dev *d, const char *why);
 
 /* Send the configuration-change interrupt (e.g. capacity changed). */

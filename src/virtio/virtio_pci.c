@@ -127,6 +127,12 @@ static void msix_signal(struct virtio_pci *vp, unsigned v)
 /* Send what became deliverable (a vector or the function unmasked). */
 static void msix_flush_pending(struct virtio_pci *vp)
 {
+	bool fmask;
+
+	/* Disabled or function-masked: nothing is deliverable, and clearing
+	 * a pending bit here would lose its interrupt. */
+	if (!msix_enabled(vp, &fmask) || fmask)
+		return;
 	for (unsigned v = 0; v < vp->nvec; v++) {
 		if (vp->pba[v / 64] & (1ULL << (v % 64))) {
 			vp->pba[v / 64] &= ~(1ULL << (v % 64));
@@ -139,12 +145,12 @@ static void msix_table_write(struct virtio_pci *vp, unsigned off,
 			     const void *data, unsigned len)
 {
 	unsigned v = off / 16;
-	struct msix_entry *e = &vp->msix[v];
-	uint8_t *raw = (uint8_t *)e;
+	struct msix_entry *e;
 
 	if (v >= vp->nvec || (off % 16) + len > 16)
 		return;
-	memcpy(raw + off % 16, data, len);
+	e = &vp->msix[v];
+	memcpy((uint8_t *)e + off % 16, data, len);
 	e->ctrl &= 1;
 	if (off % 16 < 12 &&
 	    irq_msi_set(vp->env.irq, vp->vec_gsi[v],
@@ -182,14 +188,23 @@ static void vp_notify_queue(void *t, unsigned q)
 	}
 }
 
-static void vp_notify_config(void *t)
+static void vp_config_irq(struct virtio_pci *vp)
 {
-	struct virtio_pci *vp = t;
 	bool fmask;
 
 	vp->isr |= 2;
 	if (msix_enabled(vp, &fmask) && vp->config_vector != VIRTIO_NO_VECTOR)
 		msix_signal(vp, vp->config_vector);
+}
+
+/* The device changed its config: drivers re-read until config_generation
+ * is stable (spec 4.1.4.3.1), so it must change with every update. */
+static void vp_notify_config(void *t)
+{
+	struct virtio_pci *vp = t;
+
+	vp->config_generation++;
+	vp_config_irq(vp);
 }
 
 static void vp_needs_reset(void *t)
@@ -199,7 +214,7 @@ static void vp_needs_reset(void *t)
 	if (vp->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
 	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
-	vp_notify_config(vp);
+	vp_config_irq(vp);
 }
 
 static int vp_watch_fd(void *t, int fd,
@@ -286,9 +301,11 @@ static void vp_reset(struct virtio_pci *vp)
 	for (unsigned q = 0; q < d->num_queues; q++) {
 		vp_queue_ioeventfd(vp, q, false);
 		virtq_reset(&d->vqs[q]);
-		vp->q[q] = (struct vp_queue){.size = d->queue_max,
-					     .vector = VIRTIO_NO_VECTOR,
-					     .efd = vp->q[q].efd};
+		/* Field by field: the I/O thread reads efd without the lock. */
+		vp->q[q].size = d->queue_max;
+		vp->q[q].vector = VIRTIO_NO_VECTOR;
+		vp->q[q].enabled = false;
+		vp->q[q].desc = vp->q[q].driver = vp->q[q].device = 0;
 	}
 	vp->status = 0;
 	vp->isr = 0;
@@ -314,6 +331,19 @@ static bool vp_features_ok(const struct virtio_pci *vp)
 	return !(f & ~vp_offered(vp)) && (f & (1ULL << VIRTIO_F_VERSION_1));
 }
 
+/* Buffers posted before DRIVER_OK were not processed (a notify then is
+ * dropped): look at every enabled queue once the device is live. */
+static void vp_kick_enabled_queues(struct virtio_pci *vp)
+{
+	uint64_t one = 1;
+
+	for (unsigned q = 0; q < vp->d->num_queues; q++)
+		if (vp->q[q].enabled &&
+		    write(vp->q[q].efd, &one, sizeof(one)) < 0)
+			pr_warn("%s: queue %u: %s", vp->d->name, q,
+				strerror(errno));
+}
+
 static void vp_write_status(struct virtio_pci *vp, uint8_t v)
 {
 	struct virtio_dev *d = vp->d;
@@ -322,6 +352,9 @@ static void vp_write_status(struct virtio_pci *vp, uint8_t v)
 		vp_reset(vp);
 		return;
 	}
+	/* The driver may not clear a bit (spec 2.1.1); a driver that does
+	 * must not renegotiate features or activate the device twice. */
+	v |= vp->status;
 	if ((v & VIRTIO_STATUS_FEATURES_OK) &&
 	    !(vp->status & VIRTIO_STATUS_FEATURES_OK)) {
 		if (vp_features_ok(vp))
@@ -331,13 +364,15 @@ static void vp_write_status(struct virtio_pci *vp, uint8_t v)
 	}
 	if ((v & VIRTIO_STATUS_DRIVER_OK) &&
 	    !(vp->status & VIRTIO_STATUS_DRIVER_OK)) {
-		vp->status = v | (vp->status & VIRTIO_STATUS_NEEDS_RESET);
+		vp->status = v;
 		if (!(v & VIRTIO_STATUS_FEATURES_OK) ||
 		    (d->ops->activate && d->ops->activate(d)))
 			vp_needs_reset(vp);
+		else
+			vp_kick_enabled_queues(vp);
 		return;
 	}
-	vp->status = v | (vp->status & VIRTIO_STATUS_NEEDS_RESET);
+	vp->status = v;
 }
 
 static void vp_enable_queue(struct virtio_pci *vp, unsigned q)
@@ -352,8 +387,9 @@ static void vp_enable_queue(struct virtio_pci *vp, unsigned q)
 			 vq->device,
 			 virtio_has_feature(d, VIRTIO_F_INDIRECT_DESC),
 			 virtio_has_feature(d, VIRTIO_F_EVENT_IDX))) {
-		pr_warn("%s: queue %u: bad size %u or rings outside RAM",
-			d->name, q, vq->size);
+		/* A guest can repeat this at will: debug level only. */
+		pr_debug("%s: queue %u: bad size %u or rings outside RAM",
+			 d->name, q, vq->size);
 		vp_needs_reset(vp);
 		return;
 	}
@@ -644,10 +680,15 @@ static int vp_add_caps(struct virtio_pci *vp)
 				     0)) < 0 ||
 	    (ret = vp_add_vendor_cap(vp, CAP_NOTIFY, NOTIFY_OFF,
 				     vp->d->num_queues * NOTIFY_MULT, 4)) < 0 ||
-	    (ret = vp_add_vendor_cap(vp, CAP_ISR, ISR_OFF, 1, 0)) < 0 ||
+	    (ret = vp_add_vendor_cap(vp, CAP_ISR, ISR_OFF, 1, 0)) < 0)
+		return ret;
+	/* Only a device with a config space has the capability (4.1.4.6):
+	 * Linux refuses the device if one has length 0. */
+	if (vp->d->config_size &&
 	    (ret = vp_add_vendor_cap(vp, CAP_DEVICE, DEVICE_OFF,
-				     vp->d->config_size, 0)) < 0 ||
-	    (ret = vp_add_vendor_cap(vp, CAP_PCI_CFG, 0, 0, 4)) < 0)
+				     vp->d->config_size, 0)) < 0)
+		return ret;
+	if ((ret = vp_add_vendor_cap(vp, CAP_PCI_CFG, 0, 0, 4)) < 0)
 		return ret;
 	vp->pcicfg_cap = (unsigned)ret;
 	return 0;
@@ -774,6 +815,8 @@ int virtio_pci_create(const struct virtio_pci_env *env, struct virtio_dev *d,
 	vp->d = d;
 	vp->env = *env;
 	vp->nvec = d->num_queues + 1;
+	for (unsigned v = 0; v < vp->nvec; v++)
+		vp->msix[v].ctrl = 1; /* masked after reset (PCI 3.0 6.8.2.9) */
 	vp->epfd = vp->stop_efd = -1;
 	d->mem = env->mem;
 	d->tops = &vp_transport_ops;
@@ -781,19 +824,21 @@ int virtio_pci_create(const struct virtio_pci_env *env, struct virtio_dev *d,
 	ret = -pthread_mutex_init(&d->lock, NULL);
 	if (!ret)
 		ret = vp_create_fds(vp);
+	if (!ret)
+		ret = -pthread_create(&vp->thread, NULL, vp_io_thread, vp);
+	vp->thread_started = !ret;
+	/* Last: once on the bus the device cannot be taken off again, so
+	 * nothing after this may fail (destroy would leave it dangling). */
 	if (!ret) {
 		vp_reset(vp);
 		ret = vp_init_pci(vp);
 	}
-	if (!ret)
-		ret = -pthread_create(&vp->thread, NULL, vp_io_thread, vp);
 	if (ret) {
 		pr_err("%s: cannot create the virtio-pci device: %s", d->name,
 		       strerror(-ret));
 		virtio_pci_destroy(vp);
 		return ret;
 	}
-	vp->thread_started = true;
 	*out = vp;
 	return 0;
 }
@@ -807,9 +852,12 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 			pr_warn("%s: cannot stop the I/O thread", vp->d->name);
 		pthread_join(vp->thread, NULL);
 	}
-	for (unsigned q = 0; q < vp->d->num_queues; q++)
+	for (unsigned q = 0; q < vp->d->num_queues; q++) {
+		if (vp->q[q].io_addr) /* KVM would keep signalling it */
+			vp_ioeventfd(vp, q, vp->q[q].io_addr, false);
 		if (vp->q[q].efd > 0)
 			close(vp->q[q].efd);
+	}
 	for (unsigned v = 0; v < vp->nvec; v++)
 		if (vp->vec_efd[v] > 0)
 			close(vp->vec_efd[v]);

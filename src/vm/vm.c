@@ -334,6 +334,11 @@ int vm_join(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	/* Devices first: their I/O threads touch guest RAM and the VM fd. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (vm->virtio[i])
+			virtio_pci_destroy(vm->virtio[i]);
+	vm->nr_virtio = 0;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
@@ -349,9 +354,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	guest_mem_destroy(&vm->mem);
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		if (vm->virtio[i])
-			virtio_pci_destroy(vm->virtio[i]);
 	uart_destroy(&vm->com1);
 	pci_host_destroy(&vm->pci);
 	irq_router_destroy(&vm->irq);
