@@ -15,6 +15,7 @@
 #include "cli/console.h"
 #include "util/log.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/rng.h"
 #include "vm/vm.h"
 
@@ -71,8 +72,31 @@ static int open_serial(const struct run_config *c)
 	return fd;
 }
 
+/* --console virtio: stdin and stdout become a virtio-console (hvc0), with
+ * the terminal's size if stdin is one; *vcons is left NULL otherwise. */
+static int add_console(struct vm *vm, const struct run_config *c,
+		       struct virtio_dev **vcons)
+{
+	static struct virtio_dev dev;
+	uint16_t cols = 0, rows = 0;
+	int ret;
+
+	*vcons = NULL;
+	if (c->console != CONSOLE_VIRTIO)
+		return 0;
+	(void)console_term_size(&cols, &rows); /* else 0 x 0: no F_SIZE */
+	ret = virtio_console_init(&dev, "virtio-console", STDOUT_FILENO, cols,
+				  rows);
+	if (!ret)
+		ret = vm_add_virtio(vm, &dev);
+	if (!ret)
+		*vcons = &dev;
+	return ret;
+}
+
 /* The devices the options ask for; they live as long as the process. */
-static int add_devices(struct vm *vm, const struct run_config *c)
+static int add_devices(struct vm *vm, const struct run_config *c,
+		       struct virtio_dev **vcons)
 {
 	static struct virtio_dev rng, disks[RUN_MAX_DISKS];
 	static char names[RUN_MAX_DISKS][16];
@@ -91,6 +115,8 @@ static int add_devices(struct vm *vm, const struct run_config *c)
 		virtio_rng_init(&rng, "virtio-rng");
 		ret = vm_add_virtio(vm, &rng);
 	}
+	if (!ret)
+		ret = add_console(vm, c, vcons);
 	return ret;
 }
 
@@ -102,17 +128,25 @@ static int run_vm(const struct run_config *c, const char *kernel)
 				 .initrd_path = c->initrd,
 				 .cmdline = c->cmdline,
 				 .guest_decompress = c->guest_decompress};
+	struct virtio_dev *vcons = NULL;
 	struct vm vm;
 	int status, ret;
 
+	/* First: every thread berth starts inherits the mask, virtio I/O
+	 * threads (started by add_devices) included; one without it would
+	 * take SIGTERM's default action and kill berth in raw mode. */
+	if (console_block_signals())
+		return BERTH_EXIT_HOST;
 	opt.serial_out_fd = open_serial(c);
 	if (c->serial == SERIAL_FILE && opt.serial_out_fd < 0)
 		return BERTH_EXIT_USAGE;
-	opt.serial_in = c->serial == SERIAL_STDIO;
+	/* stdin feeds one console: COM1, or the virtio-console instead. */
+	opt.serial_in =
+		c->serial == SERIAL_STDIO && c->console == CONSOLE_SERIAL;
 	ret = vm_create(&vm, &opt);
 	if (ret) {
 		status = ret == -EINVAL ? BERTH_EXIT_USAGE : BERTH_EXIT_HOST;
-	} else if ((ret = add_devices(&vm, c))) {
+	} else if ((ret = add_devices(&vm, c, &vcons))) {
 		/* A disk that cannot be opened is a bad --disk. */
 		status = ret == -EINVAL || ret == -ENOENT || ret == -EACCES ||
 					 ret == -EROFS
@@ -120,12 +154,12 @@ static int run_vm(const struct run_config *c, const char *kernel)
 				 : BERTH_EXIT_HOST;
 	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
 		status = BERTH_EXIT_USAGE;
-	} else if (console_block_signals() || vm_start(&vm)) {
+	} else if (vm_start(&vm)) {
 		/* vm_start stopped what it started; wait for those threads. */
 		vm_join(&vm);
 		status = BERTH_EXIT_HOST;
 	} else {
-		if (console_run(&vm, opt.serial_in))
+		if (console_run(&vm, opt.serial_in || vcons, vcons))
 			vm_stop(&vm, BERTH_EXIT_HOST, "console failed");
 		status = vm_join(&vm);
 		pr_info("VM stopped: %s (exit status %d)", vm.stop_reason,

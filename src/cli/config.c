@@ -102,6 +102,19 @@ static int parse_serial(struct run_config *c, const char *s)
 	return 0;
 }
 
+static int parse_console(struct run_config *c, const char *s)
+{
+	if (!strcmp(s, "serial")) {
+		c->console = CONSOLE_SERIAL;
+	} else if (!strcmp(s, "virtio")) {
+		c->console = CONSOLE_VIRTIO;
+	} else {
+		pr_err("--console: '%s' is not serial or virtio", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void run_config_usage(FILE *f)
 {
 	fputs("usage: berth run [options]\n"
@@ -117,6 +130,22 @@ void run_config_usage(FILE *f)
 	      "                       (default 256M)\n"
 	      "  --serial stdio|file:PATH|none\n"
 	      "                       where COM1 output goes (default stdio)\n"
+	      "  --console serial|virtio\n"
+	      "                       what stdin and stdout are the console "
+	      "of:\n"
+	      "                       COM1 (default) or a virtio-console "
+	      "(hvc0);\n"
+	      "                       with virtio, COM1 still writes where "
+	      "--serial\n"
+	      "                       says but gets no input\n"
+	      "  --disk PATH[,ro][,direct]\n"
+	      "                       a virtio-blk disk on a file or block "
+	      "device\n"
+	      "                       (repeatable, up to 8): ro refuses "
+	      "writes,\n"
+	      "                       direct opens it O_DIRECT\n"
+	      "  --rng                a virtio-rng device (entropy from "
+	      "getrandom)\n"
 	      "  --guest-decompress   bzImage: let the kernel decompress "
 	      "itself\n"
 	      "                       instead of berth doing it on the host\n"
@@ -139,6 +168,7 @@ enum {
 	OPT_CPUS,
 	OPT_MEM,
 	OPT_SERIAL,
+	OPT_CONSOLE,
 	OPT_GUEST_DECOMPRESS,
 	OPT_RNG,
 	OPT_DISK,
@@ -151,6 +181,7 @@ static const struct option run_options[] = {
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"mem", required_argument, NULL, OPT_MEM},
 	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"guest-decompress", no_argument, NULL, OPT_GUEST_DECOMPRESS},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"disk", required_argument, NULL, OPT_DISK},
@@ -177,6 +208,8 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 		return parse_mem(arg, &c->mem);
 	case OPT_SERIAL:
 		return parse_serial(c, arg);
+	case OPT_CONSOLE:
+		return parse_console(c, arg);
 	case OPT_GUEST_DECOMPRESS:
 		c->guest_decompress = true;
 		return 0;

@@ -13,6 +13,9 @@
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
+/* Which guest device stdin and stdout are the console of (--console). */
+enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO };
+
 struct run_config {
 	const char *kernel; /* NULL: the default demo guest */
 	const char *initrd;
@@ -23,6 +26,7 @@ struct run_config {
 
 	enum serial_mode serial;
 	const char *serial_path;
+	enum console_mode console;
 	bool guest_decompress;
 	bool rng; /* a virtio-rng device */
 	unsigned nr_disks;

@@ -5,16 +5,19 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "util/log.h"
+#include "virtio/console.h"
 
 #define CTRL_A 0x01
 
 struct console {
 	struct vm *vm;
+	struct virtio_dev *vcons; /* stdin goes here if set, else COM1 */
 	bool feed_stdin;
 	bool raw;
 	struct termios saved;
@@ -29,6 +32,7 @@ static void console_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGWINCH); /* the terminal was resized */
 }
 
 int console_block_signals(void)
@@ -37,6 +41,18 @@ int console_block_signals(void)
 
 	console_signals(&set);
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+bool console_term_size(uint16_t *cols, uint16_t *rows)
+{
+	struct winsize ws;
+
+	if (!isatty(STDIN_FILENO) || ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) ||
+	    !ws.ws_col || !ws.ws_row)
+		return false;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+	return true;
 }
 
 static void console_raw_on(struct console *c)
@@ -85,7 +101,10 @@ static void console_take_input(struct console *c, const uint8_t *buf, size_t n)
 
 static void console_flush_pending(struct console *c)
 {
-	size_t n = uart_receive(&c->vm->com1, c->pending, c->pending_len);
+	size_t n = c->vcons ? virtio_console_input(c->vcons, c->pending,
+						   c->pending_len)
+			    : uart_receive(&c->vm->com1, c->pending,
+					   c->pending_len);
 
 	memmove(c->pending, c->pending + n, c->pending_len - n);
 	c->pending_len -= n;
@@ -105,8 +124,14 @@ static void console_read_stdin(struct console *c)
 static void console_read_signal(struct console *c, int sfd)
 {
 	struct signalfd_siginfo si;
+	uint16_t cols, rows;
 
-	if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGWINCH) {
+		if (c->vcons && console_term_size(&cols, &rows))
+			virtio_console_resize(c->vcons, cols, rows);
+	} else {
 		pr_info("stopping the VM on signal %u", si.ssi_signo);
 		vm_stop(c->vm, BERTH_EXIT_SIGNAL, "signal");
 	}
@@ -115,8 +140,8 @@ static void console_read_signal(struct console *c, int sfd)
 static int console_loop(struct console *c, int sfd)
 {
 	while (!atomic_load(&c->vm->stopping)) {
-		/* While COM1's buffer is full, stop reading stdin and retry
-		 * the pending bytes every few milliseconds. */
+		/* While the console device's buffer is full, stop reading
+		 * stdin and retry the pending bytes every few milliseconds. */
 		bool want_in = c->feed_stdin && !c->pending_len;
 		struct pollfd p[3] = {
 			{.fd = c->vm->stop_fd, .events = POLLIN},
@@ -136,9 +161,9 @@ static int console_loop(struct console *c, int sfd)
 	return 0;
 }
 
-int console_run(struct vm *vm, bool feed_stdin)
+int console_run(struct vm *vm, bool feed_stdin, struct virtio_dev *vcons)
 {
-	struct console c = {.vm = vm, .feed_stdin = feed_stdin};
+	struct console c = {.vm = vm, .vcons = vcons, .feed_stdin = feed_stdin};
 	sigset_t set;
 	int sfd, ret;
 

@@ -106,14 +106,14 @@ rc=${PIPESTATUS[0]}
 mkfifo "$tmp/fifo"
 (sleep 30 >"$tmp/fifo") &
 holder=$!
-"$berth" run <"$tmp/fifo" >"$tmp/out" 2>&1 &
+"$berth" run --rng <"$tmp/fifo" >"$tmp/out" 2>&1 &
 vm=$!
 for _ in $(seq 50); do grep -q "Press any key" "$tmp/out" && break; sleep 0.1; done
 kill -TERM "$vm"
 wait "$vm"
 rc=$?
 kill "$holder" 2>/dev/null
-[ "$rc" -eq 8 ] && ok "SIGTERM stops the VM with status 8" || not_ok "SIGTERM" "status $rc"
+[ "$rc" -eq 8 ] && ok "SIGTERM stops the VM (with a virtio I/O thread) with status 8" || not_ok "SIGTERM" "status $rc"
 
 # --- a PVH guest written outside the kit ------------------------------------
 if gcc -m32 -c "$here/external/pvh32.S" -o "$tmp/pvh32.o" 2>"$tmp/err" &&

@@ -12,7 +12,7 @@ set -u
 build=${1:-build}
 vmm=${2:-berth}
 gdir=$build/guest
-checks=16 # keep in step with the check calls below
+checks=17 # keep in step with the check calls below
 passed=0
 failed=0
 skipped=0
@@ -125,18 +125,27 @@ berth_device() {
 	esac
 }
 
-# The same with COM1 in a file and the QEMU's stdio given to a virtconsole:
-# $input is typed into the console, $console gets what the guest wrote.
+# The same with COM1 in a file and the VMM's stdio given to a virtio
+# console (QEMU: a virtconsole; berth: --console virtio): $input is typed
+# into the console, $console gets what the guest wrote.
 boot_console() {
 	local elf=$gdir/$1 append=$2
 	shift 2
 	rm -f "$tmp/com1"
-	timeout 90 qemu-system-x86_64 -M q35 -enable-kvm -cpu qemu64 -m 256 \
-		-display none -serial "file:$tmp/com1" -no-reboot -nic none \
-		-kernel "$elf" -device isa-debug-exit,iobase=0xf4 \
-		-append "$append" -device virtio-serial-pci,disable-legacy=on \
-		-chardev stdio,id=c0 -device virtconsole,chardev=c0 "$@" \
-		< <(printf '%s' "${input:-}") >"$tmp/console" 2>"$tmp/log"
+	if [ "$vmm" = qemu ]; then
+		timeout 90 qemu-system-x86_64 -M q35 -enable-kvm -cpu qemu64 \
+			-m 256 -display none -serial "file:$tmp/com1" \
+			-no-reboot -nic none -kernel "$elf" \
+			-device isa-debug-exit,iobase=0xf4 -append "$append" \
+			-device virtio-serial-pci,disable-legacy=on \
+			-chardev stdio,id=c0 -device virtconsole,chardev=c0 "$@" \
+			< <(printf '%s' "${input:-}") >"$tmp/console" 2>"$tmp/log"
+	else
+		timeout 90 "$build/berth" run --mem 256M --kernel "$elf" \
+			--cmdline "$append" --serial "file:$tmp/com1" \
+			--console virtio "$@" \
+			< <(printf '%s' "${input:-}") >"$tmp/console" 2>"$tmp/log"
+	fi
 	status=$?
 	console=$(cat "$tmp/console")
 	out=$(tr -d '\r' <"$tmp/com1" 2>/dev/null; cat "$tmp/log")
@@ -353,25 +362,25 @@ check "rng" 1 "${PASSED[@]}" \
 boot virtio_rng.elf "irq=1" rng
 check "rng irq=1" 1 "${PASSED[@]}" '+^virtio-rng .*: queue size [0-9]+, MSI-X$'
 
-if [ "$vmm" = berth ]; then
-	skip_check "console echo" "berth has no virtio-console yet"
-	skip_check "console echo irq=1" "berth has no virtio-console yet"
-else
-input=$'typed into the console\n' boot_console virtio_console.elf "echo=1"
-if check_out "console echo" 1 "${PASSED[@]}" \
-	'+^console: read "typed into the console"$'; then
-	want=$'hello from virtio-console\ntyped into the console'
-	if [ "$console" = "$want" ]; then
-		ok "console echo"
+# check_console NAME LINE: what the host got on the console is the
+# guest's greeting followed by LINE, echoed.
+check_console() {
+	if [ "$console" = $'hello from virtio-console\n'"$2" ]; then
+		ok "$1"
 	else
-		not_ok "console echo" "the host got: $(printf '%q' "$console")"
+		not_ok "$1" "the host got: $(printf '%q' "$console")"
 	fi
-fi
+}
+
+input=$'typed into the console\n' boot_console virtio_console.elf "echo=1"
+check_out "console echo" 1 "${PASSED[@]}" \
+	'+^console: read "typed into the console"$' &&
+	check_console "console echo" "typed into the console"
 
 input=$'late line\n' boot_console virtio_console.elf "echo=1 irq=1"
-check "console echo irq=1" 1 "${PASSED[@]}" '+port 0, .*MSI-X$' \
-	'+^console: read "late line"$'
-fi
+check_out "console echo irq=1" 1 "${PASSED[@]}" '+port 0, .*MSI-X$' \
+	'+^console: read "late line"$' &&
+	check_console "console echo irq=1" "late line"
 
 # ---- blkbench --------------------------------------------------------------
 
