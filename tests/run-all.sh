@@ -46,6 +46,7 @@ style() {
 suite "style" style
 suite "unit tests" tests/run-unit.sh "$build"/tests/test_*
 suite "unit tests (ASan, UBSan)" tests/run-unit.sh "$build"/san/tests/test_*
+suite "ACPI tables checked by ACPICA (iasl, acpiexec)" tests/acpi-iasl.sh "$build"
 suite "fuzzing (30 s per target)" tests/run-fuzz.sh "$build" 30
 suite "integration: guests on berth" tests/integration/run.sh "$build"
 suite "integration: the same guests on QEMU" tests/integration/qemu-guests.sh "$build"

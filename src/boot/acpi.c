@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "boot/aml.h"
 #include "boot/boot.h"
 #include "boot/mptable.h"
 #include "devices/acpi_sleep.h"
@@ -196,34 +197,85 @@ static int acpi_write_fadt(const struct guest_mem *m, uint64_t addr,
 	return guest_mem_write(m, addr, &f, sizeof(f));
 }
 
-/* The DSDT: only Name (_S5, Package () { 5, 0 }), in AML (ACPI 6.0,
- * 20.2): the sleep type an OS writes to the sleep control register to
- * power off. */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_',
-	'S',  '5',
-	'_', /* NameOp "_S5_" */
-	0x12, 0x05,
-	0x02,			  /* PackageOp, PkgLength 5, 2 elements */
-	0x0a, ACPI_SLEEP_TYPE_S5, /* BytePrefix 5: SLP_TYPa */
-	0x00,			  /* ZeroOp: SLP_TYPb */
-};
+/* Room for the DSDT, header included (202 bytes today). */
+#define ACPI_DSDT_MAX 512
 
-static int acpi_write_dsdt(const struct guest_mem *m, uint64_t addr)
+/* The PCI root bus of pci.h. With ACPI, Linux finds root buses only
+ * through PNP0A03/PNP0A08 devices, never by probing. No _PRT: no device
+ * has an INTx pin, all use MSI-X. No _OSC: Linux then leaves PCIe hotplug,
+ * AER, PME and ASPM alone, and berth has no PCIe ports or links for them.
+ * No I/O window: no device has an I/O BAR and the port bus routes none to
+ * PCI. */
+static void acpi_dsdt_pci0(struct aml *a)
 {
-	struct {
-		struct acpi_header h;
-		uint8_t aml[sizeof(dsdt_aml)];
-	} __attribute__((packed)) t;
+	size_t dev = aml_device_open(a, "PCI0"), crs;
 
-	memset(&t, 0, sizeof(t));
-	acpi_header_init(&t.h, "DSDT", sizeof(t), 2);
-	memcpy(t.aml, dsdt_aml, sizeof(dsdt_aml));
-	acpi_seal(&t.h);
-	return guest_mem_write(m, addr, &t, sizeof(t));
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08"); /* PCI Express root bridge: ECAM */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	crs = aml_resources_open(a);
+	aml_word_bus_number(a, 0, 0);
+	aml_io(a, 0xcf8, 0xcf8, 1, 8); /* configuration mechanism #1 */
+	aml_dword_memory(a, PCI_MMIO_BASE, PCI_MMIO_END - 1);
+	aml_resources_close(a, crs);
+	aml_close(a, dev);
 }
 
-/* The ECAM window of bus 0 (Linux uses it if e820 reserves it too). */
+/* Motherboard resources: Linux uses MCFG's ECAM window only if it finds
+ * it reserved, in e820 early and in a PNP0C01/PNP0C02 device's _CRS once
+ * ACPI is up (arch/x86/pci/mmconfig-shared.c). */
+static void acpi_dsdt_mbrd(struct aml *a)
+{
+	size_t dev = aml_device_open(a, "MBRD"), crs;
+
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name(a, "_CRS");
+	crs = aml_resources_open(a);
+	aml_memory32_fixed(a, PCI_ECAM_BASE, PCI_ECAM_SIZE);
+	aml_resources_close(a, crs);
+	aml_close(a, dev);
+}
+
+/* Build the DSDT in buf; returns its length, or -ENOSPC if cap is too
+ * small (raise ACPI_DSDT_MAX) or -EINVAL for a bad name or range. */
+static int acpi_build_dsdt(uint8_t *buf, size_t cap)
+{
+	struct acpi_header *h = (struct acpi_header *)buf;
+	struct aml a;
+	size_t pkg, sb;
+	int ret;
+
+	aml_init(&a, buf + sizeof(*h), cap - sizeof(*h));
+	/* The sleep type an OS writes to the sleep control register to
+	 * power off: SLP_TYPa 5, SLP_TYPb 0. */
+	aml_name(&a, "_S5");
+	pkg = aml_package_open(&a, 2);
+	aml_integer(&a, ACPI_SLEEP_TYPE_S5);
+	aml_integer(&a, 0);
+	aml_close(&a, pkg);
+	sb = aml_scope_open(&a, "\\_SB");
+	acpi_dsdt_pci0(&a);
+	acpi_dsdt_mbrd(&a);
+	aml_close(&a, sb);
+	ret = aml_status(&a);
+	if (ret)
+		return ret;
+	memset(h, 0, sizeof(*h));
+	acpi_header_init(h, "DSDT", sizeof(*h) + a.len, 2);
+	acpi_seal(h);
+	return (int)h->length;
+}
+
+/* The ECAM window of bus 0 (Linux uses it if e820 or MBRD reserves it). */
 static int acpi_write_mcfg(const struct guest_mem *m, uint64_t addr)
 {
 	struct acpi_mcfg t;
@@ -276,29 +328,32 @@ int acpi_write_tables(const struct guest_mem *m, unsigned nr_cpus)
 		acpi_next(ACPI_RSDP_ADDR, sizeof(struct acpi_rsdp));
 	const uint64_t fadt = acpi_next(xsdt, sizeof(struct acpi_header) + 24);
 	const uint64_t dsdt = acpi_next(fadt, sizeof(struct acpi_fadt));
-	const uint64_t mcfg =
-		acpi_next(dsdt, sizeof(struct acpi_header) + sizeof(dsdt_aml));
-	const uint64_t madt = acpi_next(mcfg, sizeof(struct acpi_mcfg));
-	const uint64_t tables[3] = {fadt, madt, mcfg};
+	uint8_t dsdt_buf[ACPI_DSDT_MAX];
 	uint8_t buf[sizeof(struct acpi_madt) +
 		    MPTABLE_MAX_CPUS * sizeof(struct madt_lapic) + 64];
+	uint64_t mcfg, madt;
 	size_t madt_len;
-	int ret;
+	int dsdt_len, ret;
 
 	if (!nr_cpus || nr_cpus > MPTABLE_MAX_CPUS)
 		return -EINVAL;
+	dsdt_len = acpi_build_dsdt(dsdt_buf, sizeof(dsdt_buf));
+	if (dsdt_len < 0)
+		return dsdt_len;
+	mcfg = acpi_next(dsdt, (size_t)dsdt_len);
+	madt = acpi_next(mcfg, sizeof(struct acpi_mcfg));
 	madt_len = acpi_build_madt(buf, nr_cpus);
 	if (madt + madt_len > ACPI_AREA_END)
 		return -ENOSPC;
 	ret = guest_mem_write(m, madt, buf, madt_len);
 	if (!ret)
-		ret = acpi_write_dsdt(m, dsdt);
+		ret = guest_mem_write(m, dsdt, dsdt_buf, (size_t)dsdt_len);
 	if (!ret)
 		ret = acpi_write_fadt(m, fadt, dsdt);
 	if (!ret)
 		ret = acpi_write_mcfg(m, mcfg);
 	if (!ret)
-		ret = acpi_write_xsdt(m, xsdt, tables);
+		ret = acpi_write_xsdt(m, xsdt, (uint64_t[]){fadt, madt, mcfg});
 	if (!ret)
 		ret = acpi_write_rsdp(m, xsdt);
 	return ret;

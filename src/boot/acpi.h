@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ACPI tables (ACPI 6.0): RSDP, XSDT, a hardware-reduced FADT, an empty
- * DSDT and a MADT listing the local APICs and the I/O APIC. Stock Linux
- * kernels built without MP-table support (Debian's cloud kernel among
- * them) find their CPUs only here.
+ * ACPI tables (ACPI 6.0): RSDP, XSDT, a hardware-reduced FADT, a DSDT
+ * (\_S5 for power-off, \_SB.PCI0 for the PCI root bus, \_SB.MBRD
+ * reserving ECAM), MCFG and a MADT listing the local APICs and the I/O
+ * APIC. Stock Linux kernels built without MP-table support (Debian's cloud
+ * kernel among them) find their CPUs and PCI devices only here.
  */
 #ifndef BERTH_BOOT_ACPI_H
 #define BERTH_BOOT_ACPI_H

@@ -166,6 +166,12 @@ static uint64_t le64(const uint8_t *p)
 	return v;
 }
 
+/* Where needle (n bytes) first occurs in the table t, or NULL. */
+static const uint8_t *table_find(const uint8_t *t, const void *needle, size_t n)
+{
+	return memmem(t, le32(t + 4), needle, n);
+}
+
 /* Find a table through RSDP -> XSDT as an OS does, checking checksums. */
 static const uint8_t *acpi_find(const char *sig)
 {
@@ -214,6 +220,9 @@ static void test_acpi_tables(void **state)
 	assert_memory_equal(dsdt + 36, "\x08_S5_\x12\x05\x02\x0a\x05\x00", 11);
 	assert_non_null(acpi_find("MCFG"));
 	assert_int_equal(le64(acpi_find("MCFG") + 44), PCI_ECAM_BASE);
+	/* Tables follow each other, 16-byte aligned, without overlap. */
+	assert_true(acpi_find("MCFG") >= dsdt + le32(dsdt + 4));
+	assert_int_equal((acpi_find("MCFG") - ram) % 16, 0);
 
 	madt = acpi_find("APIC");
 	assert_non_null(madt);
@@ -232,7 +241,58 @@ static void test_acpi_tables(void **state)
 	}
 	assert_int_equal(lapics, 3);
 	assert_int_equal(ioapics, 1);
+	assert_true(madt >= acpi_find("MCFG") + le32(acpi_find("MCFG") + 4));
 	assert_true(madt + le32(madt + 4) <= ram + ACPI_AREA_END);
+}
+
+/* The DSDT's PCI root bridge and ECAM reservation, as iasl encodes them:
+ * Linux finds PCI buses only through them when it boots with ACPI. */
+static void test_acpi_dsdt_pci(void **state)
+{
+	/* Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A08")),
+	 * Name (_CID, EisaId ("PNP0A03")), _SEG, _BBN, _UID: Zero */
+	static const uint8_t pci0[] = {
+		0x10, 0x4a, 0x09, '\\', '_',  'S',  'B', '_', 0x5b, 0x82, 0x49,
+		0x06, 'P',  'C',  'I',	'0',  0x08, '_', 'H', 'I',  'D',  0x0c,
+		0x41, 0xd0, 0x0a, 0x08, 0x08, '_',  'C', 'I', 'D',  0x0c, 0x41,
+		0xd0, 0x0a, 0x03, 0x08, '_',  'S',  'E', 'G', 0x00, 0x08, '_',
+		'B',  'B',  'N',  0x00, 0x08, '_',  'U', 'I', 'D',  0x00};
+	/* Name (_CRS, ResourceTemplate () { WordBusNumber (0-0),
+	 * IO (Decode16, 0xCF8, 0xCF8, 1, 8), DWordMemory (0xC0000000 -
+	 * 0xDFFFFFFF) }) */
+	static const uint8_t crs[] = {
+		0x08, '_',  'C',  'R',	'S',  0x11, 0x37, 0x0a, 0x34,
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x47, 0x01,
+		0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08, 0x87, 0x17, 0x00,
+		0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x20, 0x79, 0x00};
+	/* Device (MBRD) { Name (_HID, EisaId ("PNP0C02")), Name (_CRS,
+	 * ResourceTemplate () { Memory32Fixed (ReadWrite, 0xE0000000,
+	 * 0x100000) }) } */
+	static const uint8_t mbrd[] = {
+		0x5b, 0x82, 0x26, 'M',	'B',  'R',  'D',  0x08, '_',  'H',
+		'I',  'D',  0x0c, 0x41, 0xd0, 0x0c, 0x02, 0x08, '_',  'C',
+		'R',  'S',  0x11, 0x11, 0x0a, 0x0e, 0x86, 0x09, 0x00, 0x01,
+		0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x10, 0x00, 0x79, 0x00};
+	const uint8_t *fadt, *dsdt, *p;
+
+	assert_int_equal(acpi_write_tables(*state, 1), 0);
+	fadt = acpi_find("FACP");
+	assert_non_null(fadt);
+	dsdt = ram + le64(fadt + 140);
+	assert_int_equal(sum(dsdt, le32(dsdt + 4)), 0);
+	p = table_find(dsdt, pci0, sizeof(pci0));
+	assert_non_null(p);
+	/* _CRS right after _UID, ending PCI0 (PkgLength 0x69 at p + 10). */
+	assert_memory_equal(p + sizeof(pci0), crs, sizeof(crs));
+	assert_ptr_equal(p + sizeof(pci0) + sizeof(crs), p + 10 + 0x69);
+	/* MBRD follows PCI0 and ends \_SB, which ends the DSDT. */
+	assert_memory_equal(p + sizeof(pci0) + sizeof(crs), mbrd, sizeof(mbrd));
+	assert_ptr_equal(p + sizeof(pci0) + sizeof(crs) + sizeof(mbrd),
+			 dsdt + le32(dsdt + 4));
+	assert_ptr_equal(p + 1 + 0x9a, dsdt + le32(dsdt + 4)); /* PkgLength */
 }
 
 static void test_acpi_limits(void **state)
@@ -258,6 +318,7 @@ int main(void)
 		T(test_cmdline),
 		T(test_mptable),
 		T(test_acpi_tables),
+		T(test_acpi_dsdt_pci),
 		T(test_acpi_limits),
 	};
 
