@@ -299,6 +299,26 @@ static int virtq_next_head(const struct virtq *vq, uint16_t avail_idx,
 	return 0;
 }
 
+/*
+ * The queue looks empty. With EVENT_IDX the driver notifies only when
+ * avail->idx passes avail_event, so before the device may wait for a
+ * notification the driver must be able to see avail_event == last_avail,
+ * and the device must then look at avail->idx once more. Full barrier:
+ * pairs with the driver's full barrier between publishing avail->idx and
+ * reading avail_event; x86 lets a store pass a later load, and without it
+ * both sides miss each other and wait forever (seen at queue depth 32).
+ * True, with *avail_idx updated, if chains arrived meanwhile.
+ */
+static bool virtq_recheck_empty(struct virtq *vq, uint16_t *avail_idx)
+{
+	if (!vq->event_idx)
+		return false; /* the driver notifies every time (no NO_NOTIFY) */
+	virtq_store16(virtq_avail_event(vq), vq->last_avail);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	*avail_idx = virtq_load_avail_idx(vq);
+	return *avail_idx != vq->last_avail;
+}
+
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 {
 	uint16_t avail_idx, head;
@@ -309,7 +329,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	if (!vq->enabled)
 		return 0; /* nothing can be available on a disabled queue */
 	avail_idx = virtq_load_avail_idx(vq);
-	if (avail_idx == vq->last_avail)
+	if (avail_idx == vq->last_avail && !virtq_recheck_empty(vq, &avail_idx))
 		return 0;
 	ret = virtq_next_head(vq, avail_idx, &head);
 	if (!ret)
@@ -319,9 +339,9 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 		return ret;
 	}
 	vq->last_avail++;
-	/* Keep the driver notifying us for what comes after this chain; a
-	 * device that stops polling must still virtq_set_notify(vq, true)
-	 * and re-check virtq_has_avail(), which has the full barrier. */
+	/* Keep the driver notifying us for what comes after this chain. No
+	 * barrier needed here: the one that matters is taken before the pop
+	 * that reports the queue empty (virtq_recheck_empty). */
 	if (vq->event_idx)
 		virtq_store16(virtq_avail_event(vq), vq->last_avail);
 	return 1;
