@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vm/vm.h"
 
@@ -100,6 +101,8 @@ static int add_devices(struct vm *vm, const struct run_config *c,
 {
 	static struct virtio_dev rng, disks[RUN_MAX_DISKS];
 	static char names[RUN_MAX_DISKS][16];
+	static struct virtio_dev nics[RUN_MAX_NICS];
+	static char nic_names[RUN_MAX_NICS][16];
 	/* One request queue per vCPU: the guest may use them all (MQ). */
 	unsigned queues = c->cpus < 16 ? c->cpus : 16;
 	int ret = 0;
@@ -110,6 +113,13 @@ static int add_devices(struct vm *vm, const struct run_config *c,
 		ret = virtio_blk_init(&disks[i], &c->disks[i], queues);
 		if (!ret)
 			ret = vm_add_virtio(vm, &disks[i]);
+	}
+	for (unsigned i = 0; i < c->nr_nics && !ret; i++) {
+		snprintf(nic_names[i], sizeof(nic_names[i]), "virtio-net%u", i);
+		nics[i].name = nic_names[i];
+		ret = virtio_net_init(&nics[i], &c->nics[i]);
+		if (!ret)
+			ret = vm_add_virtio(vm, &nics[i]);
 	}
 	if (!ret && c->rng) {
 		virtio_rng_init(&rng, "virtio-rng");

@@ -144,6 +144,12 @@ void run_config_usage(FILE *f)
 	      "                       (repeatable, up to 8): ro refuses "
 	      "writes,\n"
 	      "                       direct opens it O_DIRECT\n"
+	      "  --net tap=NAME[,mac=MAC] | switch=PATH[,mac=MAC]\n"
+	      "                       a virtio-net NIC (repeatable, up to 8) "
+	      "on a\n"
+	      "                       host tap device or a port of a `berth "
+	      "switch`;\n"
+	      "                       the MAC is random unless given\n"
 	      "  --rng                a virtio-rng device (entropy from "
 	      "getrandom)\n"
 	      "  --guest-decompress   bzImage: let the kernel decompress "
@@ -172,6 +178,7 @@ enum {
 	OPT_GUEST_DECOMPRESS,
 	OPT_RNG,
 	OPT_DISK,
+	OPT_NET,
 };
 
 static const struct option run_options[] = {
@@ -185,6 +192,7 @@ static const struct option run_options[] = {
 	{"guest-decompress", no_argument, NULL, OPT_GUEST_DECOMPRESS},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -222,6 +230,12 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 			return -EINVAL;
 		}
 		return virtio_blk_parse(arg, &c->disks[c->nr_disks++]);
+	case OPT_NET:
+		if (c->nr_nics == RUN_MAX_NICS) {
+			pr_err("--net: at most %d NICs", RUN_MAX_NICS);
+			return -EINVAL;
+		}
+		return virtio_net_parse(arg, &c->nics[c->nr_nics++]);
 	case 'v':
 		c->verbose++;
 		return 0;

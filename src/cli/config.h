@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "virtio/blk.h"
+#include "virtio/net.h"
 
 #define RUN_MAX_DISKS 8
 
@@ -31,6 +32,9 @@ struct run_config {
 	bool rng; /* a virtio-rng device */
 	unsigned nr_disks;
 	struct virtio_blk_options disks[RUN_MAX_DISKS]; /* --disk, in order */
+#define RUN_MAX_NICS 8
+	unsigned nr_nics;
+	struct virtio_net_options nics[RUN_MAX_NICS]; /* --net, in order */
 	int verbose;
 	bool help;
 };

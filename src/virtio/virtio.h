@@ -50,6 +50,10 @@ struct virtio_dev_ops {
 			    unsigned len);
 	void (*config_write)(struct virtio_dev *d, unsigned off,
 			     const void *data, unsigned len);
+	/* May the driver have these features (all bits)? Checked when it
+	 * sets FEATURES_OK, after they were found a subset of those offered;
+	 * false leaves FEATURES_OK clear. May be NULL. */
+	bool (*features_ok)(struct virtio_dev *d, uint64_t features);
 	/* The driver set DRIVER_OK with these queues enabled; -errno makes
 	 * the transport set DEVICE_NEEDS_RESET. May be NULL. */
 	int (*activate)(struct virtio_dev *d);
@@ -71,6 +75,9 @@ struct virtio_transport_ops {
 	 * (an io_uring eventfd, a tap device). */
 	int (*watch_fd)(void *t, int fd,
 			void (*cb)(struct virtio_dev *d, void *arg), void *arg);
+	/* Change what a watched fd is waited for: EPOLLIN, EPOLLOUT, both
+	 * or 0 (paused). watch_fd starts it at EPOLLIN. */
+	int (*watch_events)(void *t, int fd, uint32_t events);
 };
 
 struct virtio_dev {

@@ -234,11 +234,28 @@ static int vp_watch_fd(void *t, int fd,
 	return 0;
 }
 
+static int vp_watch_events(void *t, int fd, uint32_t events)
+{
+	struct virtio_pci *vp = t;
+
+	for (unsigned i = 0; i < vp->nr_watch; i++) {
+		struct epoll_event ev = {.events = events,
+					 .data.u64 = (1ULL << 32) | i};
+
+		if (vp->watch[i].fd != fd)
+			continue;
+		return epoll_ctl(vp->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno
+								       : 0;
+	}
+	return -ENOENT;
+}
+
 static const struct virtio_transport_ops vp_transport_ops = {
 	.notify_queue = vp_notify_queue,
 	.notify_config = vp_notify_config,
 	.needs_reset = vp_needs_reset,
 	.watch_fd = vp_watch_fd,
+	.watch_events = vp_watch_events,
 };
 
 /* ---- ioeventfds ---------------------------------------------------- */
@@ -328,7 +345,8 @@ static bool vp_features_ok(const struct virtio_pci *vp)
 {
 	uint64_t f = vp->pending_features;
 
-	return !(f & ~vp_offered(vp)) && (f & (1ULL << VIRTIO_F_VERSION_1));
+	return !(f & ~vp_offered(vp)) && (f & (1ULL << VIRTIO_F_VERSION_1)) &&
+	       (!vp->d->ops->features_ok || vp->d->ops->features_ok(vp->d, f));
 }
 
 /* Buffers posted before DRIVER_OK were not processed (a notify then is

@@ -347,20 +347,28 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	return 1;
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+int virtq_push_many(struct virtq *vq, const uint16_t *heads,
+		    const uint32_t *written, unsigned n)
 {
 	struct virtq_used *used = vq->used;
-	struct virtq_used_elem *e;
-	uint16_t old = vq->used_idx, new = old + 1;
+	uint16_t old = vq->used_idx, new = old + n;
 
-	if (!vq->enabled || vq->broken || head >= vq->size)
+	if (!vq->enabled || vq->broken || n > vq->size)
 		return -EINVAL;
-	e = &used->ring[old & (vq->size - 1)];
-	__atomic_store_n(&e->id, htole32(head), __ATOMIC_RELAXED);
-	__atomic_store_n(&e->len, htole32(written), __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < n; i++)
+		if (heads[i] >= vq->size)
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		struct virtq_used_elem *e =
+			&used->ring[(uint16_t)(old + i) & (vq->size - 1)];
+
+		__atomic_store_n(&e->id, htole32(heads[i]), __ATOMIC_RELAXED);
+		__atomic_store_n(&e->len, htole32(written[i]),
+				 __ATOMIC_RELAXED);
+	}
 	/* Release: pairs with the driver's read barrier after it reads
 	 * used->idx (spec 2.7.14), so it never sees the new index before
-	 * the element it covers. */
+	 * the elements it covers, and sees all n at once. */
 	__atomic_store_n(&used->idx, htole16(new), __ATOMIC_RELEASE);
 	vq->used_idx = new;
 	/* If used_idx ran half the index space past the last interrupt,
@@ -368,6 +376,20 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	if ((int16_t)(new - vq->signalled_used) < (uint16_t)(new - old))
 		vq->signalled_valid = false;
 	return 0;
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+	return virtq_push_many(vq, &head, &written, 1);
+}
+
+void virtq_unpop(struct virtq *vq, unsigned n)
+{
+	if (!vq->enabled || vq->broken)
+		return;
+	vq->last_avail -= (uint16_t)n;
+	if (vq->event_idx)
+		virtq_store16(virtq_avail_event(vq), vq->last_avail);
 }
 
 /* Spec 2.7.10: interrupt if used->idx moved from old past event. */

@@ -81,6 +81,17 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	__attribute__((warn_unused_result));
 
+/* Hand n chains back at once: the driver sees all of them or none (a
+ * merged receive buffer, virtio-net 5.1.6.4). -EINVAL as virtq_push, or if
+ * n exceeds the queue size; nothing is written then. */
+int virtq_push_many(struct virtq *vq, const uint16_t *heads,
+		    const uint32_t *written, unsigned n)
+	__attribute__((warn_unused_result));
+
+/* Give back the last n chains virtq_pop returned, unused: the next pops
+ * return them again (a device that found it cannot use them yet). */
+void virtq_unpop(struct virtq *vq, unsigned n);
+
 /* True if the driver wants an interrupt for what was pushed since the last
  * time this returned true (VIRTQ_AVAIL_F_NO_INTERRUPT or used_event). */
 bool virtq_should_notify(struct virtq *vq);

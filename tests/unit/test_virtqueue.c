@@ -354,6 +354,56 @@ static void test_push_used_ring(void **state)
 	assert_int_equal(get32(d, USED_GPA + 24), 3);
 }
 
+/* A merged receive: several used entries published with one index
+ * update, all or nothing. */
+static void test_push_many(void **state)
+{
+	struct drv *d = *state;
+	uint16_t heads[3] = {1, 0, 2}, bad[2] = {0, 8};
+	uint32_t lens[3] = {10, 20, 30};
+
+	enable(d, 8);
+	for (unsigned i = 0; i < 3; i++) {
+		set_desc(d, i, BUF_GPA, 64, F_WRITE, 0);
+		publish(d, i);
+		pop_ok(d);
+	}
+	assert_int_equal(virtq_push_many(&d->vq, bad, lens, 2), -EINVAL);
+	assert_int_equal(used_idx(d), 0);
+	assert_int_equal(get32(d, USED_GPA + 4), 0);
+	assert_int_equal(virtq_push_many(&d->vq, heads, lens, 9), -EINVAL);
+	assert_int_equal(virtq_push_many(&d->vq, heads, lens, 3), 0);
+	assert_int_equal(used_idx(d), 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(get32(d, USED_GPA + 4 + 8 * i), heads[i]);
+		assert_int_equal(get32(d, USED_GPA + 8 + 8 * i), lens[i]);
+	}
+}
+
+/* A device that cannot use what it popped gives it back: the same chains
+ * come out again, and with EVENT_IDX avail_event follows. */
+static void test_unpop(void **state)
+{
+	struct drv *d = *state;
+
+	enable_q(d, 8, false, true);
+	for (unsigned i = 0; i < 3; i++) {
+		set_desc(d, i, BUF_GPA + 64 * i, 64, F_WRITE, 0);
+		publish(d, i);
+	}
+	pop_ok(d);
+	pop_ok(d);
+	assert_int_equal(get16(d, avail_event_gpa(d)), 2);
+	virtq_unpop(&d->vq, 2);
+	assert_int_equal(get16(d, avail_event_gpa(d)), 0);
+	assert_true(virtq_has_avail(&d->vq));
+	for (unsigned i = 0; i < 3; i++) {
+		pop_ok(d);
+		assert_int_equal(d->chain.head, i);
+	}
+	assert_int_equal(virtq_pop(&d->vq, &d->chain), 0);
+}
+
 static void fill_chain_for_copy(struct drv *d)
 {
 	static const uint32_t lens[] = {5, 7, 9, 4, 6};
@@ -1076,6 +1126,8 @@ int main(void)
 		T(test_full_ring),
 		T(test_index_wrap_around),
 		T(test_push_used_ring),
+		T(test_push_many),
+		T(test_unpop),
 		T(test_chain_read_spanning),
 		T(test_chain_write_spanning),
 		T(test_chain_copy_forged),
