@@ -52,6 +52,7 @@ suite "integration: guests on berth" tests/integration/run.sh "$build"
 suite "integration: the same guests on QEMU" tests/integration/qemu-guests.sh "$build"
 suite "virtio on berth" tests/integration/virtio.sh "$build" berth
 suite "virtio: the same guests on QEMU" tests/integration/virtio.sh "$build" qemu
+suite "virtio-blk driven by a clean-room guest (berth, QEMU)" tests/integration/external/virtio-blk-spec.sh "$build"
 
 echo "== total"
 echo "$total_p passed, $total_f failed, $total_s skipped"
