@@ -13,6 +13,7 @@
 #include "boot/loader.h"
 #include "cli/config.h"
 #include "cli/console.h"
+#include "switch/cli.h"
 #include "util/log.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -32,6 +33,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  run        boot one VM in the foreground (berth run --help)\n"
+	      "  switch     a learning L2 switch VMs attach to (berth switch "
+	      "--help)\n"
 	      "  version    print the version\n",
 	      f);
 }
@@ -219,6 +222,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "run")) {
 		argv[1] = "berth run";
 		return cmd_run(argc - 1, argv + 1);
+	}
+	if (!strcmp(argv[1], "switch")) {
+		argv[1] = "berth switch";
+		return cmd_switch(argc - 1, argv + 1);
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("berth %s\n", BERTH_VERSION);
