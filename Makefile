@@ -12,7 +12,7 @@ CFLAGS   ?= -O2 -g
 BERTH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fno-strict-aliasing -Isrc -MMD -MP \
 	-DBERTH_GUEST_DIR='"$(PREFIX)/share/berth/guests"'
-LIBS     := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd
+LIBS     := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd -ljson-c
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev linux-libc-dev zlib1g-dev libbz2-dev
-	liblzma-dev liblz4-dev libzstd-dev liburing-dev)
+	liblzma-dev liblz4-dev libzstd-dev liburing-dev libjson-c-dev)
 test_pkgs=(libcmocka-dev qemu-system-x86 clang clang-format libclang-rt-14-dev
 	cpio file acpica-tools iproute2 iputils-ping)
 

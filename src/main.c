@@ -13,6 +13,7 @@
 #include "boot/loader.h"
 #include "cli/config.h"
 #include "cli/console.h"
+#include "cli/control.h"
 #include "switch/cli.h"
 #include "util/log.h"
 #include "virtio/blk.h"
@@ -100,7 +101,7 @@ static int add_console(struct vm *vm, const struct run_config *c,
 
 /* The devices the options ask for; they live as long as the process. */
 static int add_devices(struct vm *vm, const struct run_config *c,
-		       struct virtio_dev **vcons)
+		       struct virtio_dev **vcons, struct control_target *t)
 {
 	static struct virtio_dev rng, disks[RUN_MAX_DISKS];
 	static char names[RUN_MAX_DISKS][16];
@@ -116,6 +117,8 @@ static int add_devices(struct vm *vm, const struct run_config *c,
 		ret = virtio_blk_init(&disks[i], &c->disks[i], queues);
 		if (!ret)
 			ret = vm_add_virtio(vm, &disks[i]);
+		if (!ret)
+			t->disks[t->nr_disks++] = &disks[i];
 	}
 	for (unsigned i = 0; i < c->nr_nics && !ret; i++) {
 		snprintf(nic_names[i], sizeof(nic_names[i]), "virtio-net%u", i);
@@ -123,6 +126,8 @@ static int add_devices(struct vm *vm, const struct run_config *c,
 		ret = virtio_net_init(&nics[i], &c->nics[i]);
 		if (!ret)
 			ret = vm_add_virtio(vm, &nics[i]);
+		if (!ret)
+			t->nics[t->nr_nics++] = &nics[i];
 	}
 	if (!ret && c->rng) {
 		virtio_rng_init(&rng, "virtio-rng");
@@ -141,8 +146,12 @@ static int run_vm(const struct run_config *c, const char *kernel)
 				 .initrd_path = c->initrd,
 				 .cmdline = c->cmdline,
 				 .guest_decompress = c->guest_decompress};
+	static struct control ctl;
+	static struct vm vm;
+	struct control_target t = {
+		.vm = &vm, .kernel = kernel, .mem = c->mem, .cpus = c->cpus};
 	struct virtio_dev *vcons = NULL;
-	struct vm vm;
+	bool ctl_on = false;
 	int status, ret;
 
 	/* First: every thread berth starts inherits the mask, virtio I/O
@@ -159,13 +168,16 @@ static int run_vm(const struct run_config *c, const char *kernel)
 	ret = vm_create(&vm, &opt);
 	if (ret) {
 		status = ret == -EINVAL ? BERTH_EXIT_USAGE : BERTH_EXIT_HOST;
-	} else if ((ret = add_devices(&vm, c, &vcons))) {
+	} else if ((ret = add_devices(&vm, c, &vcons, &t))) {
 		/* A disk that cannot be opened is a bad --disk. */
 		status = ret == -EINVAL || ret == -ENOENT || ret == -EACCES ||
 					 ret == -EROFS
 				 ? BERTH_EXIT_USAGE
 				 : BERTH_EXIT_HOST;
 	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
+		status = BERTH_EXIT_USAGE;
+	} else if (c->control &&
+		   !(ctl_on = !control_start(&ctl, c->control, &t))) {
 		status = BERTH_EXIT_USAGE;
 	} else if (vm_start(&vm)) {
 		/* vm_start stopped what it started; wait for those threads. */
@@ -180,6 +192,8 @@ static int run_vm(const struct run_config *c, const char *kernel)
 		pr_info("guest RAM resident: %llu KiB",
 			(unsigned long long)guest_mem_resident(&vm.mem) >> 10);
 	}
+	if (ctl_on)
+		control_stop(&ctl);
 	if (c->serial == SERIAL_FILE)
 		close(opt.serial_out_fd);
 	/* The process exits next: release the VM after it has, not before. */

@@ -152,6 +152,10 @@ void run_config_usage(FILE *f)
 	      "                       the MAC is random unless given\n"
 	      "  --rng                a virtio-rng device (entropy from "
 	      "getrandom)\n"
+	      "  --control PATH       serve the control socket at PATH "
+	      "(status, stats,\n"
+	      "                       pause, resume, shutdown, quit; see "
+	      "docs/control.md)\n"
 	      "  --guest-decompress   bzImage: let the kernel decompress "
 	      "itself\n"
 	      "                       instead of berth doing it on the host\n"
@@ -179,6 +183,7 @@ enum {
 	OPT_RNG,
 	OPT_DISK,
 	OPT_NET,
+	OPT_CONTROL,
 };
 
 static const struct option run_options[] = {
@@ -193,6 +198,7 @@ static const struct option run_options[] = {
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
+	{"control", required_argument, NULL, OPT_CONTROL},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -236,6 +242,9 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 			return -EINVAL;
 		}
 		return virtio_net_parse(arg, &c->nics[c->nr_nics++]);
+	case OPT_CONTROL:
+		c->control = arg;
+		return 0;
 	case 'v':
 		c->verbose++;
 		return 0;

@@ -35,6 +35,7 @@ struct run_config {
 #define RUN_MAX_NICS 8
 	unsigned nr_nics;
 	struct virtio_net_options nics[RUN_MAX_NICS]; /* --net, in order */
+	const char *control; /* --control PATH: the control socket */
 	int verbose;
 	bool help;
 };

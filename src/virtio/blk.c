@@ -43,8 +43,9 @@ struct blk_req {
 	uint32_t type;
 	uint16_t head;
 	uint16_t q;
-	int mode;   /* fallocate mode */
-	bool fault; /* fail-sector hit: a NOP that completes as -EIO */
+	int mode;	/* fallocate mode */
+	bool fault;	/* fail-sector hit: a NOP that completes as -EIO */
+	uint64_t bytes; /* IN, OUT: bytes asked for, for the counters */
 	unsigned iov_first, niov;
 	struct iovec iov[VIRTIO_BLK_SEG_MAX];
 };
@@ -68,6 +69,7 @@ struct blk {
 	uint64_t starved;   /* queues left unpopped for want of a free slot */
 	uint64_t used_mask; /* queues pushed to in this batch */
 	struct ratelimit err_rl;
+	struct virtio_blk_stats st;
 	struct virtq_chain chain; /* scratch for virtq_pop */
 	struct blk_req reqs[VIRTIO_BLK_INFLIGHT];
 };
@@ -252,6 +254,7 @@ static struct blk_req *blk_req_get(struct blk *s)
 	struct blk_req *r = &s->reqs[s->free[--s->nfree]];
 
 	r->used_len = 1;
+	r->bytes = 0;
 	r->fault = false;
 	r->iov_first = 0;
 	r->niov = 0;
@@ -381,6 +384,7 @@ static uint8_t blk_prep_rw(struct virtio_dev *d, const struct virtq_chain *c,
 	if (!mapped)
 		return VIRTIO_BLK_S_IOERR;
 	r->used_len = out ? 1 : len + 1;
+	r->bytes = len;
 	return blk_submit_range(s, r, sector, len / BLK_SECTOR);
 }
 
@@ -456,11 +460,31 @@ static uint8_t blk_prep(struct virtio_dev *d, const struct virtq_chain *c,
 }
 
 /* Report r to the driver and free its slot. */
+static void blk_count(struct virtio_blk_stats *st, const struct blk_req *r,
+		      uint8_t status)
+{
+	if (status != VIRTIO_BLK_S_OK) {
+		st->errors++;
+	} else if (r->type == VIRTIO_BLK_T_IN) {
+		st->read_ops++;
+		st->read_bytes += r->bytes;
+	} else if (r->type == VIRTIO_BLK_T_OUT) {
+		st->write_ops++;
+		st->write_bytes += r->bytes;
+	} else if (r->type == VIRTIO_BLK_T_FLUSH) {
+		st->flush_ops++;
+	} else if (r->type == VIRTIO_BLK_T_DISCARD ||
+		   r->type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		st->discard_ops++;
+	}
+}
+
 static void blk_finish(struct virtio_dev *d, struct blk_req *r, uint8_t status)
 {
 	struct blk *s = d->priv;
 	uint32_t used = status == VIRTIO_BLK_S_OK ? r->used_len : 1;
 
+	blk_count(&s->st, r, status);
 	/* After virtio_dev_broken the rings are not ours until reset. */
 	if (!s->broken) {
 		if (guest_mem_write(d->mem, r->status_gpa, &status, 1) < 0)
@@ -808,4 +832,13 @@ void virtio_blk_destroy(struct virtio_dev *d)
 		return;
 	blk_free(d->priv);
 	d->priv = NULL;
+}
+
+void virtio_blk_get_stats(struct virtio_dev *d, struct virtio_blk_stats *st)
+{
+	struct blk *s = d->priv;
+
+	pthread_mutex_lock(&d->lock);
+	*st = s->st;
+	pthread_mutex_unlock(&d->lock);
 }

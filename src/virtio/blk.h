@@ -181,6 +181,16 @@ int virtio_blk_parse(const char *spec, struct virtio_blk_options *o)
 int virtio_blk_init(struct virtio_dev *d, const struct virtio_blk_options *o,
 		    unsigned num_queues) __attribute__((warn_unused_result));
 
+/* Requests completed since the disk was opened. */
+struct virtio_blk_stats {
+	uint64_t read_ops, read_bytes, write_ops, write_bytes;
+	uint64_t flush_ops, discard_ops; /* DISCARD and WRITE_ZEROES */
+	uint64_t errors;		 /* completed with IOERR */
+};
+
+/* A snapshot of the counters; safe from any thread. */
+void virtio_blk_get_stats(struct virtio_dev *d, struct virtio_blk_stats *st);
+
 /* Wait for in-flight I/O, then close and free what init made; safe on a
  * device whose init failed. The transport must no longer call d's ops or
  * the watch_fd callback. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "vm/vm.h"
@@ -156,7 +157,11 @@ void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
+	atomic_store(&vcpu->tid, (int)gettid());
 	while (!atomic_load(&vm->stopping)) {
+		vcpu_park_if_paused(vcpu);
+		if (atomic_load(&vm->stopping))
+			break;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			int err = errno;
 

@@ -120,6 +120,11 @@ static void vm_com1_irq(void *ctx, int level)
 	vm_set_irq(ctx, UART_COM1_IRQ, level);
 }
 
+static void vm_kbd_irq(void *ctx, int level)
+{
+	vm_set_irq(ctx, I8042_KBD_IRQ, level);
+}
+
 static void vm_reset_requested(void *ctx)
 {
 	vm_stop(ctx, BERTH_EXIT_OK, "guest reset");
@@ -143,7 +148,7 @@ static int vm_create_devices(struct vm *vm, const struct vm_options *opt)
 	if (ret)
 		return ret;
 	vm->com1.stopping = &vm->stopping;
-	vm->i8042 = (struct i8042){.reset = vm_reset_requested, .ctx = vm};
+	i8042_init(&vm->i8042, vm_reset_requested, vm_kbd_irq, vm);
 	vm->acpi_sleep =
 		(struct acpi_sleep){.power_off = vm_power_off, .ctx = vm};
 	vm->debug_exit = (struct debug_exit){.exit = vm_debug_exit, .ctx = vm};
@@ -176,6 +181,8 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->nr_vcpus = opt->nr_vcpus;
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
@@ -298,6 +305,20 @@ int vm_start(struct vm *vm)
 	return ret;
 }
 
+/* Out of KVM_RUN: immediate_exit for a vCPU about to enter it, the signal
+ * for one inside. */
+static void vm_kick_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			vcpu->run->immediate_exit = 1;
+		if (atomic_load(&vcpu->started))
+			pthread_kill(vcpu->thread, SIG_VCPU_KICK);
+	}
+}
+
 void vm_stop(struct vm *vm, int status, const char *reason)
 {
 	bool expected = false;
@@ -307,18 +328,65 @@ void vm_stop(struct vm *vm, int status, const char *reason)
 		return;
 	vm->exit_status = status;
 	vm->stop_reason = reason;
-	/* immediate_exit covers a vCPU between its stopping check and
-	 * KVM_RUN; the signal covers one already inside KVM_RUN. */
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *vcpu = &vm->vcpus[i];
-
-		if (vcpu->run)
-			vcpu->run->immediate_exit = 1;
-		if (atomic_load(&vcpu->started))
-			pthread_kill(vcpu->thread, SIG_VCPU_KICK);
-	}
+	vm_kick_vcpus(vm);
+	/* Parked vCPUs and a vm_pause waiting for them wake up to stop. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
 		pr_warn("stop eventfd: %s", strerror(errno));
+}
+
+static unsigned vm_started_vcpus(struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		n += atomic_load(&vm->vcpus[i].started);
+	return n;
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, true);
+	vm_kick_vcpus(vm);
+	/* A vCPU that ends the VM does not park: stop waiting then. */
+	while (vm->parked < vm_started_vcpus(vm) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return atomic_load(&vm->pause_req);
+}
+
+void vcpu_park_if_paused(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (!atomic_load(&vm->pause_req))
+		return;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	/* The pause kick set it; vm_stop sets it again after setting
+	 * stopping, which the run loop checks next, so clearing it here
+	 * cannot lose a stop. */
+	vcpu->run->immediate_exit = 0;
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 int vm_join(struct vm *vm)

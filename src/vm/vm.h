@@ -45,6 +45,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	atomic_bool started; /* read by vm_stop on any thread */
+	atomic_int tid;	     /* the thread's kernel id, once it runs */
 };
 
 struct vm_options {
@@ -74,6 +75,12 @@ struct vm {
 	unsigned nr_virtio;
 	struct virtio_pci *virtio[VM_MAX_VIRTIO];
 	bool irqchip_ready;
+	/* Pausing: vCPU threads park outside KVM_RUN while pause_req is
+	 * set; parked counts them. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	unsigned parked;
 	int stop_fd; /* eventfd, readable once the VM has stopped */
 	atomic_bool stopping;
 	int exit_status;
@@ -94,6 +101,19 @@ int vm_start(struct vm *vm) __attribute__((warn_unused_result));
 /* Stop the VM with this exit status (the first call wins) and kick every
  * vCPU out of KVM_RUN. Safe from any thread, including vCPU threads. */
 void vm_stop(struct vm *vm, int status, const char *reason);
+
+/* Stop running guest code: every vCPU leaves KVM_RUN and parks; returns
+ * once all have (or the VM stopped). Devices keep running. Idempotent. */
+void vm_pause(struct vm *vm);
+
+/* Let parked vCPUs run again. Idempotent. */
+void vm_resume(struct vm *vm);
+
+/* True between vm_pause and vm_resume. */
+bool vm_paused(struct vm *vm);
+
+/* For a vCPU thread at the top of its run loop: park while paused. */
+void vcpu_park_if_paused(struct vcpu *vcpu);
 
 /* Wait for all vCPU threads after vm_stop; returns the exit status. */
 int vm_join(struct vm *vm);

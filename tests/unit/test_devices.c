@@ -165,10 +165,11 @@ static void count_reset(void *ctx)
 
 static void test_i8042_reset(void **state)
 {
-	struct i8042 k = {.reset = count_reset};
+	struct i8042 k;
 	uint8_t v;
 
 	(void)state;
+	i8042_init(&k, count_reset, NULL, NULL);
 	resets = 0;
 	i8042_command_ops.read(&k, 0, &v, 1);
 	assert_int_equal(v & 0x01, 0); /* output buffer empty */
@@ -185,6 +186,95 @@ static void test_i8042_reset(void **state)
 	v = 0x01; /* data write without a pending command */
 	i8042_data_ops.write(&k, 0, &v, 1);
 	assert_int_equal(resets, 2);
+}
+
+static unsigned kbd_irqs;
+
+static void count_irq(void *ctx, int level)
+{
+	(void)ctx;
+	kbd_irqs += level;
+}
+
+static uint8_t kbd_status(struct i8042 *k)
+{
+	uint8_t v;
+
+	i8042_command_ops.read(k, 0, &v, 1);
+	return v;
+}
+
+static uint8_t kbd_data(struct i8042 *k)
+{
+	uint8_t v;
+
+	i8042_data_ops.read(k, 0, &v, 1);
+	return v;
+}
+
+static void kbd_cmd(struct i8042 *k, uint8_t v)
+{
+	i8042_command_ops.write(k, 0, &v, 1);
+}
+
+/* What Linux's i8042 driver asks at probe time. */
+static void test_i8042_controller(void **state)
+{
+	struct i8042 k;
+	uint8_t v;
+
+	(void)state;
+	i8042_init(&k, count_reset, count_irq, NULL);
+	kbd_cmd(&k, 0xaa);
+	assert_int_equal(kbd_status(&k) & 0x01, 1);
+	assert_int_equal(kbd_data(&k), 0x55);
+	assert_int_equal(kbd_status(&k) & 0x01, 0);
+	kbd_cmd(&k, 0x20);
+	assert_int_equal(kbd_data(&k), 0x65); /* KBDINT SYS AUXDIS XLATE */
+	kbd_cmd(&k, 0x60);
+	assert_int_equal(kbd_status(&k) & 0x08, 0x08);
+	v = 0x44;
+	i8042_data_ops.write(&k, 0, &v, 1);
+	kbd_cmd(&k, 0x20);
+	assert_int_equal(kbd_data(&k), 0x44);
+	kbd_cmd(&k, 0xab);
+	assert_int_equal(kbd_data(&k), 0x00);
+	/* Keyboard reset: ACK, then self-test passed. */
+	v = 0xff;
+	i8042_data_ops.write(&k, 0, &v, 1);
+	assert_int_equal(kbd_data(&k), 0xfa);
+	assert_int_equal(kbd_data(&k), 0xaa);
+	assert_int_equal(kbd_data(&k), 0x00); /* empty reads 0 */
+}
+
+/* The control API's shutdown request: Ctrl-Alt-Del in set 1 scancodes,
+ * one IRQ 1 per byte while the interrupt is enabled; refused while the
+ * guest leaves the last presses unread. */
+static void test_i8042_ctrl_alt_del(void **state)
+{
+	static const uint8_t want[] = {0x1d, 0x38, 0xe0, 0x53,
+				       0xe0, 0xd3, 0xb8, 0x9d};
+	struct i8042 k;
+
+	(void)state;
+	i8042_init(&k, count_reset, count_irq, NULL);
+	kbd_irqs = 0;
+	resets = 0;
+	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
+	assert_int_equal(kbd_irqs, 1);
+	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
+	assert_int_equal(i8042_ctrl_alt_del(&k), -EBUSY);
+	for (unsigned n = 0; n < 2; n++)
+		for (unsigned i = 0; i < sizeof(want); i++)
+			assert_int_equal(kbd_data(&k), want[i]);
+	assert_int_equal(kbd_status(&k) & 0x01, 0);
+	assert_int_equal(kbd_irqs, 16);
+	assert_int_equal(resets, 0);
+	/* A disabled keyboard takes no keys. */
+	kbd_cmd(&k, 0xad);
+	assert_int_equal(i8042_ctrl_alt_del(&k), -EBUSY);
+	kbd_cmd(&k, 0xae);
+	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
 }
 
 static int exit_status = -1;
@@ -250,6 +340,8 @@ int main(void)
 		U(test_uart_thr_interrupt),
 		U(test_uart_loopback),
 		cmocka_unit_test(test_i8042_reset),
+		cmocka_unit_test(test_i8042_controller),
+		cmocka_unit_test(test_i8042_ctrl_alt_del),
 		cmocka_unit_test(test_debug_exit),
 		cmocka_unit_test(test_acpi_sleep),
 	};
