@@ -12,7 +12,8 @@ CFLAGS   ?= -O2 -g
 BERTH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fno-strict-aliasing -Isrc -MMD -MP \
 	-DBERTH_GUEST_DIR='"$(PREFIX)/share/berth/guests"'
-LIBS     := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd -ljson-c
+LIBS     := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd -ljson-c \
+	-lmicrohttpd -lsqlite3 -lcurl
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
@@ -27,12 +28,16 @@ TEST_BINS     := $(TESTS:%=$(BUILD)/tests/%)
 SAN_TEST_BINS := $(TESTS:%=$(BUILD)/san/tests/%)
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-all: $(BUILD)/berth guests
+all: $(BUILD)/berth $(BUILD)/berthd guests
 
 include guest/guest.mk
 
 $(BUILD)/berth: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# berthd is berth: main() runs the daemon when called by that name.
+$(BUILD)/berthd: $(BUILD)/berth
+	ln -sf berth $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +97,7 @@ format-check:
 
 install: all
 	install -D -m 755 $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/berth
+	ln -sf berth $(DESTDIR)$(PREFIX)/bin/berthd
 	install -d $(DESTDIR)$(PREFIX)/share/berth/guests
 	install -m 644 $(GUEST_ELFS) $(DESTDIR)$(PREFIX)/share/berth/guests/
 

@@ -112,7 +112,7 @@ static const uint8_t *acpi_rsdp(void)
 	return NULL;
 }
 
-static const uint8_t *acpi_table(const char *sig)
+const uint8_t *acpi_table(const char *sig)
 {
 	const uint8_t *rsdp = acpi_rsdp(), *sdt;
 	uint64_t xsdt;
@@ -145,6 +145,32 @@ static const uint8_t *acpi_table(const char *sig)
 			return t;
 	}
 	return NULL;
+}
+
+/* FADT (ACPI 6.0, 5.2.9): SLEEP_CONTROL_REG is a Generic Address Structure
+ * at offset 244: space ID (0 memory, 1 I/O), bit width, bit offset, access
+ * size, then the 64-bit address. */
+#define FADT_SLEEP_CONTROL 244
+#define SLP_TYP_S5	   5 /* what berth's and QEMU microvm's \_S5 say */
+#define SLP_EN		   (1U << 5)
+
+void acpi_poweroff(void)
+{
+	const uint8_t *fadt = acpi_table("FACP");
+	const uint8_t *gas = fadt + FADT_SLEEP_CONTROL;
+	uint8_t v = SLP_TYP_S5 << 2 | SLP_EN;
+	uint64_t addr;
+
+	if (!fadt || get32(fadt + 4) < FADT_SLEEP_CONTROL + 12)
+		return;
+	addr = get32(gas + 4) | (uint64_t)get32(gas + 8) << 32;
+	if (gas[0] == 1 && addr && addr <= 0xffff)
+		outb(v, (uint16_t)addr);
+	else if (gas[0] == 0 && addr && addr < 1ULL << 32)
+		writeb(v, phys(addr));
+	else
+		return;
+	udelay(100000); /* the VM should be gone by now */
 }
 
 static unsigned madt_cpus(uint32_t *ids, unsigned max)
@@ -184,12 +210,11 @@ unsigned cpus_find(uint32_t *ids, unsigned max, const char **source)
 
 /* ---- AP start-up --------------------------------------------------------- */
 
+/* Not CPUID leaf 1: on PVM hosts ring-3 CPUID runs natively and reports the
+ * APIC ID of whichever host CPU the vCPU thread is on at the moment. */
 unsigned cpu_apic_id(void)
 {
-	uint32_t r[4];
-
-	cpuid(1, 0, r);
-	return r[1] >> 24;
+	return sys_lapic_read(0x20) >> 24;
 }
 
 unsigned cpu_apic_of(unsigned cpu)

@@ -6,8 +6,9 @@ BUILD	 ?= build
 GUEST_CC ?= gcc
 
 GUEST_NAMES := hello exitcode smp fault demo virtio_blk virtio_rng \
-	virtio_console blkbench
-GUEST_KIT   := start rt cpus ring0 pci mem irq virtio virtq vblk vrng vcons
+	virtio_console blkbench virtio_net netbench burn steal idle
+GUEST_KIT   := start rt cpus ring0 pci mem irq virtio virtq vblk vrng vcons \
+	vnet net
 GUEST_ELFS  := $(GUEST_NAMES:%=$(BUILD)/guest/%.elf)
 GUEST_KIT_OBJS := $(GUEST_KIT:%=$(BUILD)/guest/%.o)
 

@@ -32,16 +32,17 @@
  * raises #UD on the development hosts.
  */
 #define VEC_SYSCALL	 4
-#define SYS_HALT	 0 /* cli; hlt forever */
-#define SYS_TRIPLE_FAULT 1 /* empty IDT, then an exception */
-#define SYS_READ_CR	 2 /* a = 0, 2, 3 or 4 */
-#define SYS_RDMSR	 3 /* a = msr */
-#define SYS_WRMSR	 4 /* a = msr, b = value */
-#define SYS_LAPIC_READ	 5 /* a = register offset */
-#define SYS_LAPIC_WRITE	 6 /* a = register offset, b = value */
-#define SYS_SEND_IPI	 7 /* a = destination APIC ID, b = ICR low word */
-#define SYS_SET_PTE	 8 /* a = address of a paging entry, b = value */
-#define SYS_WAIT_IRQ	 9 /* a = LAPIC timer count (0: none); sti; hlt */
+#define SYS_HALT	 0  /* cli; hlt forever */
+#define SYS_TRIPLE_FAULT 1  /* empty IDT, then an exception */
+#define SYS_READ_CR	 2  /* a = 0, 2, 3 or 4 */
+#define SYS_RDMSR	 3  /* a = msr */
+#define SYS_WRMSR	 4  /* a = msr, b = value */
+#define SYS_LAPIC_READ	 5  /* a = register offset */
+#define SYS_LAPIC_WRITE	 6  /* a = register offset, b = value */
+#define SYS_SEND_IPI	 7  /* a = destination APIC ID, b = ICR low word */
+#define SYS_SET_PTE	 8  /* a = address of a paging entry, b = value */
+#define SYS_WAIT_IRQ	 9  /* a = LAPIC timer count (0: none); sti; hlt */
+#define SYS_CPUID	 10 /* a = leaf | subleaf << 32, b = uint32_t[4] out */
 
 /* External interrupt vectors (start.S): a device's MSI/MSI-X (counted in
  * irq_events), the LAPIC timer that bounds SYS_WAIT_IRQ, spurious. */

@@ -91,6 +91,14 @@ uint64_t ring0_syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 		if (a)
 			lapic[0x380 / 4] = 0;
 		return 0;
+	case SYS_CPUID: {
+		uint32_t *r = (uint32_t *)b;
+
+		asm volatile("cpuid"
+			     : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			     : "a"((uint32_t)a), "c"((uint32_t)(a >> 32)));
+		return 0;
+	}
 	case SYS_SET_PTE:
 		/* The CR3 write flushes the TLB and paging-structure caches
 		 * (the kit's pages are not global). */

@@ -279,6 +279,13 @@ static inline void sys_wait_irq(uint32_t count)
 	syscall3(SYS_WAIT_IRQ, count, 0, 0);
 }
 
+/* CPUID executed in ring 0, where the VMM's table (KVM_SET_CPUID2) applies.
+ * On PVM hosts ring-3 CPUID runs natively and shows the host's leaves. */
+static inline void sys_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	syscall3(SYS_CPUID, (uint64_t)sub << 32 | leaf, (uintptr_t)r, 0);
+}
+
 /* A test-and-set lock for ring-3 code on several CPUs. */
 typedef struct {
 	int locked;
@@ -347,7 +354,7 @@ void udelay(uint64_t us);
 /* The TSC value us microseconds from now, for timeouts. */
 uint64_t tsc_deadline(uint64_t us);
 
-/* This CPU's initial APIC ID (CPUID leaf 1). */
+/* This CPU's APIC ID, from its local APIC's ID register (ring 0). */
 unsigned cpu_apic_id(void);
 /* List enabled CPUs' APIC IDs from the MP table, or the ACPI MADT if that
  * lists more; returns the count (0: no table) and names the source. */
@@ -358,5 +365,12 @@ unsigned cpus_find(uint32_t *apic_ids, unsigned max, const char **source);
 unsigned smp_boot(unsigned timeout_ms, const char **source);
 /* The APIC ID of CPU number cpu (0 = BSP) once it is online. */
 unsigned cpu_apic_of(unsigned cpu);
+/* The ACPI table with this signature (through the RSDP, XSDT or RSDT), or
+ * NULL; its checksum has been verified. */
+const uint8_t *acpi_table(const char *sig);
+/* Power off as an ACPI OS does on a hardware-reduced platform: SLP_TYP 5
+ * with SLP_EN to the FADT's sleep control register (I/O or memory). Returns
+ * only if there is no such register or the VM did not stop. */
+void acpi_poweroff(void);
 
 #endif

@@ -5,9 +5,10 @@
 set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev linux-libc-dev zlib1g-dev libbz2-dev
-	liblzma-dev liblz4-dev libzstd-dev liburing-dev libjson-c-dev)
+	liblzma-dev liblz4-dev libzstd-dev liburing-dev libjson-c-dev
+	libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev qemu-system-x86 clang clang-format libclang-rt-14-dev
-	cpio file acpica-tools iproute2 iputils-ping)
+	cpio file acpica-tools iproute2 iputils-ping curl jq python3)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-run}" = test ] && pkgs+=("${test_pkgs[@]}")

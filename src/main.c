@@ -14,8 +14,13 @@
 #include "cli/config.h"
 #include "cli/console.h"
 #include "cli/control.h"
+#include "client/report.h"
+#include "client/vm.h"
+#include "daemon/daemon.h"
+#include "host/cgroup.h"
 #include "switch/cli.h"
 #include "util/log.h"
+#include "util/status_file.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -36,6 +41,13 @@ static void usage(FILE *f)
 	      "  run        boot one VM in the foreground (berth run --help)\n"
 	      "  switch     a learning L2 switch VMs attach to (berth switch "
 	      "--help)\n"
+	      "  daemon     berthd: manage VMs over an HTTP API (berth daemon "
+	      "--help)\n"
+	      "  vm         drive berthd: create, start, stop, ls, ... (berth "
+	      "vm --help)\n"
+	      "  usage      berthd's usage records as a report (berth usage "
+	      "--help)\n"
+	      "  top        a live table of berthd's VMs (berth top --help)\n"
 	      "  version    print the version\n",
 	      f);
 }
@@ -138,8 +150,10 @@ static int add_devices(struct vm *vm, const struct run_config *c,
 	return ret;
 }
 
-/* Build, load and run the VM; returns berth's exit status. */
-static int run_vm(const struct run_config *c, const char *kernel)
+/* Build, load and run the VM; returns berth's exit status, and in *why a
+ * static string saying why it ended. */
+static int run_vm(const struct run_config *c, const char *kernel,
+		  const char **why)
 {
 	struct vm_options opt = {.nr_vcpus = c->cpus, .ram_size = c->mem};
 	struct boot_config bc = {.kernel_path = kernel,
@@ -147,13 +161,15 @@ static int run_vm(const struct run_config *c, const char *kernel)
 				 .cmdline = c->cmdline,
 				 .guest_decompress = c->guest_decompress};
 	static struct control ctl;
+	static struct cgroup cg;
 	static struct vm vm;
 	struct control_target t = {
 		.vm = &vm, .kernel = kernel, .mem = c->mem, .cpus = c->cpus};
 	struct virtio_dev *vcons = NULL;
-	bool ctl_on = false;
+	bool ctl_on = false, cg_on = false;
 	int status, ret;
 
+	*why = "berth could not set up the VM (see its log)";
 	/* First: every thread berth starts inherits the mask, virtio I/O
 	 * threads (started by add_devices) included; one without it would
 	 * take SIGTERM's default action and kill berth in raw mode. */
@@ -165,6 +181,8 @@ static int run_vm(const struct run_config *c, const char *kernel)
 	/* stdin feeds one console: COM1, or the virtio-console instead. */
 	opt.serial_in =
 		c->serial == SERIAL_STDIO && c->console == CONSOLE_SERIAL;
+	opt.nr_pin = c->nr_cpu_pin;
+	memcpy(opt.pin, c->cpu_pin, sizeof(opt.pin));
 	ret = vm_create(&vm, &opt);
 	if (ret) {
 		status = ret == -EINVAL ? BERTH_EXIT_USAGE : BERTH_EXIT_HOST;
@@ -174,11 +192,19 @@ static int run_vm(const struct run_config *c, const char *kernel)
 					 ret == -EROFS
 				 ? BERTH_EXIT_USAGE
 				 : BERTH_EXIT_HOST;
+		*why = "a disk or NIC could not be set up (see its log)";
 	} else if (boot_load(&vm.mem, &bc, &vm.entry)) {
 		status = BERTH_EXIT_USAGE;
+		*why = "the kernel or initrd could not be loaded (see its log)";
 	} else if (c->control &&
 		   !(ctl_on = !control_start(&ctl, c->control, &t))) {
 		status = BERTH_EXIT_USAGE;
+	} else if ((c->cgroup || c->cpu_weight || c->cpu_cap_milli) &&
+		   !(cg_on = !cgroup_join(&cg, CGROUP_FSROOT, c->cgroup,
+					  c->cpu_weight, c->cpu_cap_milli))) {
+		/* Before the vCPU threads exist: they inherit the cgroup. */
+		status = BERTH_EXIT_USAGE;
+		*why = "the CPU options could not be applied (see its log)";
 	} else if (vm_start(&vm)) {
 		/* vm_start stopped what it started; wait for those threads. */
 		vm_join(&vm);
@@ -187,6 +213,7 @@ static int run_vm(const struct run_config *c, const char *kernel)
 		if (console_run(&vm, opt.serial_in || vcons, vcons))
 			vm_stop(&vm, BERTH_EXIT_HOST, "console failed");
 		status = vm_join(&vm);
+		*why = vm.stop_reason;
 		pr_info("VM stopped: %s (exit status %d)", vm.stop_reason,
 			status);
 		pr_info("guest RAM resident: %llu KiB",
@@ -194,6 +221,8 @@ static int run_vm(const struct run_config *c, const char *kernel)
 	}
 	if (ctl_on)
 		control_stop(&ctl);
+	if (cg_on) /* every vCPU thread has been joined */
+		cgroup_leave(&cg, getpid());
 	if (c->serial == SERIAL_FILE)
 		close(opt.serial_out_fd);
 	/* The process exits next: release the VM after it has, not before. */
@@ -205,9 +234,10 @@ static int run_vm(const struct run_config *c, const char *kernel)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct run_config c;
+	const char *kernel, *why = "no kernel to boot";
 	char buf[PATH_MAX + 32];
-	const char *kernel;
+	struct run_config c;
+	int status;
 
 	if (run_config_parse(&c, argc, argv))
 		return BERTH_EXIT_USAGE;
@@ -219,9 +249,10 @@ static int cmd_run(int argc, char **argv)
 			: c.verbose    ? LOG_INFO
 				       : LOG_WARN;
 	kernel = c.kernel ? c.kernel : default_kernel(buf, sizeof(buf));
-	if (!kernel)
-		return BERTH_EXIT_USAGE;
-	return run_vm(&c, kernel);
+	status = kernel ? run_vm(&c, kernel, &why) : BERTH_EXIT_USAGE;
+	if (c.status_file && status_file_write(c.status_file, status, why))
+		pr_warn("berthd will not learn why this VM stopped");
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -229,6 +260,9 @@ int main(int argc, char **argv)
 	/* COM1 output is best effort: a reader that goes away (berth run |
 	 * head) must not kill the VM; write() then fails with EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	/* berthd is a link to berth. */
+	if (argc > 0 && !strcmp(basename(argv[0]), "berthd"))
+		return cmd_daemon(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return BERTH_EXIT_USAGE;
@@ -241,6 +275,16 @@ int main(int argc, char **argv)
 		argv[1] = "berth switch";
 		return cmd_switch(argc - 1, argv + 1);
 	}
+	if (!strcmp(argv[1], "daemon")) {
+		argv[1] = "berth daemon";
+		return cmd_daemon(argc - 1, argv + 1);
+	}
+	if (!strcmp(argv[1], "vm"))
+		return cmd_vm(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "usage"))
+		return cmd_usage(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "top"))
+		return cmd_top(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("berth %s\n", BERTH_VERSION);
 		return 0;

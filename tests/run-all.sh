@@ -53,6 +53,10 @@ suite "integration: the same guests on QEMU" tests/integration/qemu-guests.sh "$
 suite "virtio on berth" tests/integration/virtio.sh "$build" berth
 suite "virtio: the same guests on QEMU" tests/integration/virtio.sh "$build" qemu
 suite "virtio-blk driven by a clean-room guest (berth, QEMU)" tests/integration/external/virtio-blk-spec.sh "$build"
+suite "networking: berth switch, tap" tests/integration/net.sh "$build"
+suite "CPU sharing: weights, caps, pinning, steal time" tests/integration/cpu-share.sh "$build"
+suite "berthd: API, lifecycle, malformed requests, restart, client" tests/integration/berthd.sh "$build"
+suite "metering: usage records, /metrics, berth usage and top" tests/integration/metering.sh "$build"
 
 echo "== total"
 echo "$total_p passed, $total_f failed, $total_s skipped"

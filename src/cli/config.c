@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/cgroup.h"
+#include "host/cpus.h"
 #include "util/log.h"
 #include "vm/vm.h"
+
+_Static_assert(RUN_MAX_CPU_PIN == VM_MAX_VCPUS, "a pin entry per vCPU");
 
 int parse_size(const char *s, uint64_t *out)
 {
@@ -115,6 +119,107 @@ static int parse_console(struct run_config *c, const char *s)
 	return 0;
 }
 
+static int parse_cpu_weight(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno ||
+	    v < CGROUP_WEIGHT_MIN || v > CGROUP_WEIGHT_MAX) {
+		pr_err("--cpu-weight: '%s' is not a number from %d to %d", s,
+		       CGROUP_WEIGHT_MIN, CGROUP_WEIGHT_MAX);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* A decimal with at most three places ("2", "0.5", "1.25") in
+ * thousandths. */
+static int parse_milli(const char *s, unsigned long *out)
+{
+	unsigned long v = 0;
+	unsigned places = 0;
+	bool dot = false;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s == '.' && !dot) {
+			dot = true;
+			if (!isdigit((unsigned char)s[1]))
+				return -EINVAL;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s) || places == 3 ||
+		    v > 1000000000UL)
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+		places += dot;
+	}
+	while (places++ < 3)
+		v *= 10;
+	*out = v;
+	return 0;
+}
+
+static int parse_cpu_cap(const char *s, unsigned *out)
+{
+	unsigned long milli, max;
+	cpu_set_t online;
+
+	if (host_cpus_online(HOST_CPUS_ONLINE, &online))
+		return -EINVAL;
+	max = (unsigned long)CPU_COUNT(&online) * 1000;
+	if (parse_milli(s, &milli) || milli < CGROUP_CAP_MIN_MILLI ||
+	    milli > max) {
+		pr_err("--cpu-cap: '%s' is not a number of CPUs from 0.01 to "
+		       "%lu, the host's (e.g. 0.5 or 1.5)",
+		       s, max / 1000);
+		return -EINVAL;
+	}
+	*out = (unsigned)milli;
+	return 0;
+}
+
+static int parse_cpu_pin(struct run_config *c, const char *s)
+{
+	int n = cpu_list_parse(s, c->cpu_pin, RUN_MAX_CPU_PIN);
+	cpu_set_t online;
+
+	if (n < 0) {
+		pr_err("--cpu-pin: '%s' is not a list of at most %d host CPUs "
+		       "(e.g. 0,1 or 2-5)",
+		       s, RUN_MAX_CPU_PIN);
+		return -EINVAL;
+	}
+	if (host_cpus_online(HOST_CPUS_ONLINE, &online))
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		if (!CPU_ISSET(c->cpu_pin[i], &online)) {
+			pr_err("--cpu-pin: '%s': host CPU %u is not online", s,
+			       c->cpu_pin[i]);
+			return -EINVAL;
+		}
+	}
+	c->nr_cpu_pin = (unsigned)n;
+	return 0;
+}
+
+static int parse_cgroup(const char *s, const char **out)
+{
+	if (!cgroup_name_valid(s)) {
+		pr_err("--cgroup: '%s' is not a cgroup name below the root "
+		       "(letters, digits, '.', '_', '-', joined by '/')",
+		       s);
+		return -EINVAL;
+	}
+	*out = s;
+	return 0;
+}
+
 void run_config_usage(FILE *f)
 {
 	fputs("usage: berth run [options]\n"
@@ -128,6 +233,21 @@ void run_config_usage(FILE *f)
 	      "  --mem SIZE           guest RAM: 512M, 2G, ...; no suffix = "
 	      "MiB\n"
 	      "                       (default 256M)\n"
+	      "  --cpu-weight N       CPU share against other VMs, 1-10000 "
+	      "(100 is\n"
+	      "                       a default cgroup's); runs berth in a "
+	      "cgroup\n"
+	      "  --cpu-cap CPUS       at most this many host CPUs' worth, "
+	      "e.g. 0.5;\n"
+	      "                       runs berth in a cgroup\n"
+	      "  --cpu-pin LIST       host CPUs for the vCPUs: vCPU i runs on "
+	      "entry\n"
+	      "                       i mod n of LIST (e.g. 0,1 or 2-5)\n"
+	      "  --cgroup NAME        the cgroup, relative to the cpu "
+	      "hierarchy's\n"
+	      "                       root (default berth/vm-PID with a "
+	      "weight or\n"
+	      "                       cap); removed at exit if berth made it\n"
 	      "  --serial stdio|file:PATH|none\n"
 	      "                       where COM1 output goes (default stdio)\n"
 	      "  --console serial|virtio\n"
@@ -156,6 +276,9 @@ void run_config_usage(FILE *f)
 	      "(status, stats,\n"
 	      "                       pause, resume, shutdown, quit; see "
 	      "docs/control.md)\n"
+	      "  --status-file PATH   at exit, write {\"exit_status\":N,"
+	      "\"reason\":\"...\"}\n"
+	      "                       to PATH (for berthd)\n"
 	      "  --guest-decompress   bzImage: let the kernel decompress "
 	      "itself\n"
 	      "                       instead of berth doing it on the host\n"
@@ -177,6 +300,10 @@ enum {
 	OPT_CMDLINE,
 	OPT_CPUS,
 	OPT_MEM,
+	OPT_CPU_WEIGHT,
+	OPT_CPU_CAP,
+	OPT_CPU_PIN,
+	OPT_CGROUP,
 	OPT_SERIAL,
 	OPT_CONSOLE,
 	OPT_GUEST_DECOMPRESS,
@@ -184,6 +311,7 @@ enum {
 	OPT_DISK,
 	OPT_NET,
 	OPT_CONTROL,
+	OPT_STATUS_FILE,
 };
 
 static const struct option run_options[] = {
@@ -192,6 +320,10 @@ static const struct option run_options[] = {
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"mem", required_argument, NULL, OPT_MEM},
+	{"cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT},
+	{"cpu-cap", required_argument, NULL, OPT_CPU_CAP},
+	{"cpu-pin", required_argument, NULL, OPT_CPU_PIN},
+	{"cgroup", required_argument, NULL, OPT_CGROUP},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"guest-decompress", no_argument, NULL, OPT_GUEST_DECOMPRESS},
@@ -199,6 +331,7 @@ static const struct option run_options[] = {
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
 	{"control", required_argument, NULL, OPT_CONTROL},
+	{"status-file", required_argument, NULL, OPT_STATUS_FILE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -220,6 +353,14 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 		return parse_cpus(arg, &c->cpus);
 	case OPT_MEM:
 		return parse_mem(arg, &c->mem);
+	case OPT_CPU_WEIGHT:
+		return parse_cpu_weight(arg, &c->cpu_weight);
+	case OPT_CPU_CAP:
+		return parse_cpu_cap(arg, &c->cpu_cap_milli);
+	case OPT_CPU_PIN:
+		return parse_cpu_pin(c, arg);
+	case OPT_CGROUP:
+		return parse_cgroup(arg, &c->cgroup);
 	case OPT_SERIAL:
 		return parse_serial(c, arg);
 	case OPT_CONSOLE:
@@ -244,6 +385,9 @@ static int run_config_option(struct run_config *c, int opt, const char *arg)
 		return virtio_net_parse(arg, &c->nics[c->nr_nics++]);
 	case OPT_CONTROL:
 		c->control = arg;
+		return 0;
+	case OPT_STATUS_FILE:
+		c->status_file = arg;
 		return 0;
 	case 'v':
 		c->verbose++;

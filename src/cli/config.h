@@ -24,6 +24,13 @@ struct run_config {
 	unsigned cpus;
 	uint64_t mem;
 #define RUN_MAX_DISKS 8
+	/* CPU sharing (docs in run_config_usage); 0 or NULL: not given. */
+	unsigned cpu_weight;	/* --cpu-weight, 1..10000 */
+	unsigned cpu_cap_milli; /* --cpu-cap, in thousandths of a CPU */
+	const char *cgroup;	/* --cgroup NAME, relative to the root */
+#define RUN_MAX_CPU_PIN 64
+	unsigned nr_cpu_pin; /* --cpu-pin: vCPU i runs on cpu_pin[i % n] */
+	unsigned cpu_pin[RUN_MAX_CPU_PIN];
 
 	enum serial_mode serial;
 	const char *serial_path;
@@ -35,7 +42,8 @@ struct run_config {
 #define RUN_MAX_NICS 8
 	unsigned nr_nics;
 	struct virtio_net_options nics[RUN_MAX_NICS]; /* --net, in order */
-	const char *control; /* --control PATH: the control socket */
+	const char *control;	 /* --control PATH: the control socket */
+	const char *status_file; /* --status-file PATH: exit status, reason */
 	int verbose;
 	bool help;
 };

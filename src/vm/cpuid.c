@@ -41,6 +41,10 @@ static unsigned order_of(unsigned n)
 	return bits;
 }
 
+/* Leaves not named here pass through as KVM offers them; among them the
+ * KVM leaves (0x40000000 signature, 0x40000001 features): kvmclock, and
+ * steal time (KVM_FEATURE_STEAL_TIME), with which a guest sees what the
+ * host's CPU sharing (--cpu-weight, --cpu-cap, --cpu-pin) takes from it. */
 static void cpuid_patch_entry(struct kvm_cpuid_entry2 *e, unsigned id,
 			      unsigned nr)
 {

@@ -186,8 +186,14 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	vm->nr_vcpus = opt->nr_vcpus;
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
-	if (!opt->nr_vcpus || opt->nr_vcpus > VM_MAX_VCPUS)
+	if (!opt->nr_vcpus || opt->nr_vcpus > VM_MAX_VCPUS ||
+	    opt->nr_pin > VM_MAX_VCPUS)
 		return -EINVAL;
+	for (unsigned i = 0; i < opt->nr_pin; i++)
+		if (opt->pin[i] >= CPU_SETSIZE)
+			return -EINVAL;
+	vm->nr_pin = opt->nr_pin;
+	memcpy(vm->pin, opt->pin, sizeof(vm->pin));
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
@@ -286,20 +292,42 @@ static int vm_prepare_vcpus(struct vm *vm)
 	return ret;
 }
 
+/* Start vCPU i's thread; a pinned one gets its CPU through the thread
+ * attributes, so it never runs guest code (or anything) elsewhere. */
+static int vm_start_vcpu_thread(struct vm *vm, unsigned i)
+{
+	struct vcpu *vcpu = &vm->vcpus[i];
+	unsigned cpu = vm->nr_pin ? vm->pin[i % vm->nr_pin] : 0;
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int ret;
+
+	ret = -pthread_attr_init(&attr);
+	if (ret)
+		return ret;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (vm->nr_pin)
+		ret = -pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (!ret)
+		ret = -pthread_create(&vcpu->thread, &attr, vcpu_thread, vcpu);
+	pthread_attr_destroy(&attr);
+	if (ret && vm->nr_pin)
+		pr_err("vcpu %u: cannot start thread on host CPU %u: %s", i,
+		       cpu, strerror(-ret));
+	else if (ret)
+		pr_err("vcpu %u: cannot start thread: %s", i, strerror(-ret));
+	else
+		atomic_store(&vcpu->started, true);
+	return ret;
+}
+
 int vm_start(struct vm *vm)
 {
 	int ret = vm_prepare_vcpus(vm);
 
-	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++) {
-		struct vcpu *vcpu = &vm->vcpus[i];
-
-		ret = -pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-		if (ret)
-			pr_err("vcpu %u: cannot start thread: %s", i,
-			       strerror(-ret));
-		else
-			atomic_store(&vcpu->started, true);
-	}
+	for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+		ret = vm_start_vcpu_thread(vm, i);
 	if (ret)
 		vm_stop(vm, BERTH_EXIT_HOST, "vCPU start failed");
 	return ret;

@@ -53,6 +53,9 @@ struct vm_options {
 	uint64_t ram_size;
 	int serial_out_fd; /* COM1 output; -1 for none */
 	bool serial_in;	   /* feed stdin to COM1 */
+	/* vCPU i runs only on host CPU pin[i % nr_pin]; nr_pin 0: anywhere. */
+	unsigned nr_pin;
+	unsigned pin[VM_MAX_VCPUS];
 };
 
 struct vm {
@@ -65,6 +68,8 @@ struct vm {
 	struct kvm_cpuid2 *cpuid; /* what KVM supports; patched per vCPU */
 	unsigned nr_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
+	unsigned nr_pin; /* vm_options' pinning, applied by vm_start */
+	unsigned pin[VM_MAX_VCPUS];
 	struct boot_entry entry;
 	struct uart com1;
 	struct i8042 i8042;
@@ -95,7 +100,7 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	__attribute__((warn_unused_result));
 
 /* Create the vCPUs, set the boot vCPU to enter at vm->entry, start the
- * vCPU threads. */
+ * vCPU threads (each on its pinned host CPU from the start, if pinned). */
 int vm_start(struct vm *vm) __attribute__((warn_unused_result));
 
 /* Stop the VM with this exit status (the first call wins) and kick every

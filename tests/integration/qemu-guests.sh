@@ -73,7 +73,7 @@ check() {
 	ok "$name"
 }
 
-for g in hello exitcode smp fault demo; do
+for g in hello exitcode smp fault demo burn steal; do
 	if [ ! -f "$gdir/$g.elf" ]; then
 		echo "not ok - build: $gdir/$g.elf missing (make guests)"
 		echo "0 passed, 1 failed"
@@ -116,6 +116,14 @@ input=x boot demo.elf -append "demo=1"
 check "demo" 1 '+Hello from inside a berth virtual machine' \
 	'+^  cmdline: +"demo=1"$' '+^  tsc: +[0-9]+\.[0-9]{3} MHz' \
 	'+^Press any key to power off' '+^Key pressed: powering off'
+
+# burn on every vCPU; microvm has no i8042, which burn notices and ignores.
+boot burn.elf -smp 2 -append "secs=1"
+check "burn 2 cpus" 1 '+^burn: 2 cpus burning' '+^burn: t=1s loops=[0-9]+$' \
+	'+^PASS$'
+
+boot steal.elf -append "secs=2"
+check "steal" 1 '+^steal: t=2s steal_ns=[0-9]+ version=[1-9]' '+^PASS$'
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

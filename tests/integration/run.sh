@@ -134,6 +134,35 @@ else
 	not_ok "ACPI power-off guest" "could not assemble it: $(cat "$tmp/err")"
 fi
 
+# A graceful stop: the control socket's "shutdown" presses Ctrl-Alt-Del,
+# which the burn guest reads from the i8042 and answers with ACPI power-off.
+if command -v python3 >/dev/null; then
+	"$berth" run -v --kernel "$guests/burn.elf" --cmdline secs=0 \
+		--control "$tmp/ctl.sock" </dev/null >"$tmp/cad.out" 2>&1 &
+	vm=$!
+	for _ in $(seq 100); do
+		grep -q "cpus burning" "$tmp/cad.out" && [ -S "$tmp/ctl.sock" ] && break
+		sleep 0.1
+	done
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"{\"cmd\":\"shutdown\"}\n")
+print(s.recv(4096).decode().strip())' "$tmp/ctl.sock" >>"$tmp/cad.out" 2>&1
+	for _ in $(seq 100); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$vm" 2>/dev/null
+	wait "$vm"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q "^burn: ctrl-alt-del, powering off" "$tmp/cad.out" &&
+		grep -q "VM stopped: guest powered off" "$tmp/cad.out"; then
+		ok "control shutdown: burn sees Ctrl-Alt-Del and powers off (status 0)"
+	else
+		not_ok "control shutdown of burn" "status $rc: $(tail -c 600 "$tmp/cad.out" | tr '\n' '|')"
+	fi
+else
+	skip "control shutdown of burn" "python3 is not installed"
+fi
+
 # A console nobody reads must not make the VM unstoppable.
 if gcc -m32 -c "$here/external/spam.S" -o "$tmp/spam.o" 2>"$tmp/err" &&
 	ld -m elf_i386 --no-warn-rwx-segments -T "$here/external/pvh32.ld" "$tmp/spam.o" -o "$tmp/spam.elf" 2>>"$tmp/err"; then

@@ -5,9 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "cli/config.h"
+#include "lib/test_util.h"
 
 static void test_parse_size(void **state)
 {
@@ -130,6 +132,65 @@ static void test_run_unknown_and_stray(void **state)
 	assert_int_equal(parse(&c, 2, missing), -EINVAL);
 }
 
+static void test_run_cpu_options(void **state)
+{
+	char *argv[] = {
+		"berth run", "--cpu-weight", "300",	 "--cpu-cap", "0.5",
+		"--cpu-pin", "0,0",	     "--cgroup", "pool/vm-a", NULL};
+	char *defaults[] = {"berth run", NULL};
+	char *cap1[] = {"berth run", "--cpu-cap", "1", NULL};
+	struct run_config c;
+
+	(void)state;
+	assert_int_equal(parse(&c, 9, argv), 0);
+	assert_int_equal(c.cpu_weight, 300);
+	assert_int_equal(c.cpu_cap_milli, 500);
+	assert_int_equal(c.nr_cpu_pin, 2);
+	assert_int_equal(c.cpu_pin[0], 0);
+	assert_int_equal(c.cpu_pin[1], 0);
+	assert_string_equal(c.cgroup, "pool/vm-a");
+	assert_int_equal(parse(&c, 3, cap1), 0);
+	assert_int_equal(c.cpu_cap_milli, 1000);
+	/* No CPU option: no cgroup, no pinning. */
+	assert_int_equal(parse(&c, 1, defaults), 0);
+	assert_int_equal(c.cpu_weight, 0);
+	assert_int_equal(c.cpu_cap_milli, 0);
+	assert_int_equal(c.nr_cpu_pin, 0);
+	assert_null(c.cgroup);
+}
+
+/* Each bad value is one log line that names the option and the value. */
+static void test_run_cpu_bad_values(void **state)
+{
+	const char *cases[][2] = {
+		{"--cpu-weight", "0"},	 {"--cpu-weight", "10001"},
+		{"--cpu-weight", "1e3"}, {"--cpu-weight", "-5"},
+		{"--cpu-cap", "0"},	 {"--cpu-cap", "0.001"},
+		{"--cpu-cap", "-1"},	 {"--cpu-cap", "0.5x"},
+		{"--cpu-cap", ".5"},	 {"--cpu-cap", "1."},
+		{"--cpu-cap", "0.1234"}, {"--cpu-cap", "100000"},
+		{"--cpu-pin", ""},	 {"--cpu-pin", "0,"},
+		{"--cpu-pin", "1023"},	 {"--cpu-pin", "a"},
+		{"--cgroup", ""},	 {"--cgroup", "/abs"},
+		{"--cgroup", "a/../b"},	 {"--cgroup", "a b"},
+	};
+	struct run_config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[] = {"berth run", (char *)cases[i][0],
+				(char *)cases[i][1], NULL};
+		char want[64];
+
+		capture_begin();
+		assert_int_equal(parse(&c, 3, argv), -EINVAL);
+		assert_int_equal(capture_end(), 1);
+		snprintf(want, sizeof(want), "%s: '%s'", cases[i][0],
+			 cases[i][1]);
+		assert_non_null(strstr(capture_last, want));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +200,8 @@ int main(void)
 		cmocka_unit_test(test_run_all_options),
 		cmocka_unit_test(test_run_bad_values),
 		cmocka_unit_test(test_run_unknown_and_stray),
+		cmocka_unit_test(test_run_cpu_options),
+		cmocka_unit_test(test_run_cpu_bad_values),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/kvm_para.h>
 #include <cmocka.h>
 
 #include "vm/vm.h"
@@ -21,7 +22,12 @@ static struct kvm_cpuid2 *fake_supported(void)
 		{.function = 0xb, .index = 2},
 		{.function = 0x80000008, .ecx = 0xffff},
 		{.function = 0x8000001e, .eax = 7, .ebx = 7},
-		{.function = 0x40000000, .ebx = 0x4b4d564b},
+		{.function = 0x40000000,
+		 .eax = 0x40000001,
+		 .ebx = 0x4b4d564b,
+		 .ecx = 0x564b4d56,
+		 .edx = 0x4d},
+		{.function = 0x40000001, .eax = 0x1007efb}, /* PVM host's */
 	};
 	size_t n = sizeof(e) / sizeof(e[0]);
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + sizeof(e));
@@ -84,11 +90,37 @@ static void test_one_vcpu(void **state)
 	free(sup);
 }
 
+/* Every vCPU gets KVM's paravirt leaves as offered: the signature, and the
+ * feature bits with steal time among them. */
+static void test_kvm_leaves(void **state)
+{
+	struct kvm_cpuid2 *sup = fake_supported();
+
+	(void)state;
+	for (unsigned id = 0; id < 3; id++) {
+		struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, id, 3);
+		const struct kvm_cpuid_entry2 *s =
+			leaf(c, KVM_CPUID_SIGNATURE, 0);
+		const struct kvm_cpuid_entry2 *f =
+			leaf(c, KVM_CPUID_FEATURES, 0);
+
+		assert_int_equal(s->eax, KVM_CPUID_FEATURES);
+		assert_memory_equal(&s->ebx, "KVMK", 4);
+		assert_memory_equal(&s->ecx, "VMKV", 4);
+		assert_memory_equal(&s->edx, "M\0\0\0", 4);
+		assert_true(f->eax & 1U << KVM_FEATURE_STEAL_TIME);
+		assert_int_equal(f->eax, 0x1007efb);
+		free(c);
+	}
+	free(sup);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_vcpus),
 		cmocka_unit_test(test_one_vcpu),
+		cmocka_unit_test(test_kvm_leaves),
 	};
 
 	return cmocka_run_group_tests_name("cpuid", tests, NULL, NULL);
