@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -165,6 +166,51 @@ ssize_t net_backend_recv(struct net_backend *b, void *buf, size_t len)
 	if ((size_t)ret > len)
 		return -EMSGSIZE;
 	return ret;
+}
+
+#define NET_BATCH_MAX 64
+
+int net_backend_recv_batch(struct net_backend *b, uint8_t *bufs, size_t stride,
+			   size_t off, size_t *lens, unsigned n)
+{
+	struct mmsghdr m[NET_BATCH_MAX];
+	struct iovec iov[NET_BATCH_MAX];
+	ssize_t one;
+	int got;
+
+	if (b->kind != NET_SWITCH || n == 1) {
+		one = net_backend_recv(b, bufs + off, stride - off);
+		if (one == -EMSGSIZE)
+			lens[0] = SIZE_MAX;
+		else if (one < 0)
+			return (int)one;
+		else
+			lens[0] = (size_t)one;
+		return 1;
+	}
+	if (n > NET_BATCH_MAX)
+		n = NET_BATCH_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		iov[i] = (struct iovec){bufs + i * stride + off, stride - off};
+		m[i] = (struct mmsghdr){
+			.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+	}
+	got = recvmmsg(b->fd, m, n, MSG_DONTWAIT, NULL);
+	if (got < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (int i = 0; i < got; i++) {
+		/* An empty message at the end of file: the switch has gone
+		 * if nothing follows it (a peek then sees end of file too). */
+		if (!m[i].msg_len) {
+			char c;
+
+			if (!recv(b->fd, &c, 1, MSG_DONTWAIT | MSG_PEEK))
+				return i ? i : -EPIPE;
+		}
+		lens[i] = m[i].msg_hdr.msg_flags & MSG_TRUNC ? SIZE_MAX
+							     : m[i].msg_len;
+	}
+	return got;
 }
 
 void net_backend_close(struct net_backend *b)

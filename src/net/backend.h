@@ -68,6 +68,15 @@ int net_backend_send(struct net_backend *b, const struct iovec *iov, int n)
 ssize_t net_backend_recv(struct net_backend *b, void *buf, size_t len)
 	__attribute__((warn_unused_result));
 
+/* Receive up to n frames at once: frame i goes to bufs + i * stride + off,
+ * its length to lens[i] (SIZE_MAX if it was longer than stride - off and
+ * was cut: drop it). Returns how many, -EAGAIN if none is waiting, -EPIPE
+ * when the peer has gone. One recvmmsg on a switch port; one read on a
+ * tap (which has no batch read). */
+int net_backend_recv_batch(struct net_backend *b, uint8_t *bufs, size_t stride,
+			   size_t off, size_t *lens, unsigned n)
+	__attribute__((warn_unused_result));
+
 void net_backend_close(struct net_backend *b);
 
 /* Parse "aa:bb:cc:dd:ee:ff" into mac. -EINVAL if malformed or multicast. */

@@ -260,24 +260,44 @@ static bool port_hung_up(const struct switch_port *p)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP));
 }
 
-/* Read one message into sw->rx: its length (*trunc if it did not fit), 0
- * at end of file, -EAGAIN, or another -errno. */
-static long port_read(struct eth_switch *sw, struct switch_port *p, bool *trunc)
+/* Read up to SWITCH_RX_BATCH messages into sw->rx's slots, one syscall:
+ * how many (lens[i], trunc[i] if one did not fit), -EAGAIN, or another
+ * -errno. A tap gives one frame per read. */
+static int port_read(struct eth_switch *sw, struct switch_port *p, size_t *lens,
+		     bool *trunc)
 {
-	struct iovec iov = {sw->rx, SWITCH_FRAME_MAX + 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct mmsghdr m[SWITCH_RX_BATCH];
+	struct iovec iov[SWITCH_RX_BATCH];
 	ssize_t n;
+	int got;
 
-	do {
-		if (p->tap)
-			n = read(p->fd, sw->rx, SWITCH_FRAME_MAX + 1);
-		else
-			n = recvmsg(p->fd, &msg, MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (p->tap) {
+		do
+			n = read(p->fd, sw->rx, SWITCH_RX_SLOT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		lens[0] = (size_t)n;
+		trunc[0] = n > SWITCH_FRAME_MAX;
+		return 1;
+	}
+	for (unsigned i = 0; i < SWITCH_RX_BATCH; i++) {
+		iov[i] = (struct iovec){sw->rx + (size_t)i * SWITCH_RX_SLOT,
+					SWITCH_RX_SLOT};
+		m[i] = (struct mmsghdr){
+			.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+	}
+	do
+		got = recvmmsg(p->fd, m, SWITCH_RX_BATCH, MSG_DONTWAIT, NULL);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	*trunc = (msg.msg_flags & MSG_TRUNC) || n > SWITCH_FRAME_MAX;
-	return n;
+	for (int i = 0; i < got; i++) {
+		lens[i] = m[i].msg_len;
+		trunc[i] = (m[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+			   m[i].msg_len > SWITCH_FRAME_MAX;
+	}
+	return got;
 }
 
 /* Forward what the port has sent, at most SWITCH_RX_BUDGET frames so one
@@ -285,25 +305,41 @@ static long port_read(struct eth_switch *sw, struct switch_port *p, bool *trunc)
 static void port_receive(struct eth_switch *sw, unsigned id)
 {
 	struct switch_port *p = &sw->port[id];
-	bool trunc = false;
-	long n;
+	size_t lens[SWITCH_RX_BATCH];
+	bool trunc[SWITCH_RX_BATCH];
+	unsigned done = 0;
 
-	for (unsigned i = 0; i < SWITCH_RX_BUDGET && !p->dead; i++) {
-		n = port_read(sw, p, &trunc);
-		if (n == -EAGAIN)
+	while (done < SWITCH_RX_BUDGET && !p->dead) {
+		int got = port_read(sw, p, lens, trunc);
+
+		if (got == -EAGAIN)
 			return;
-		/* 0 is end of file, or an empty message (malformed). */
-		if (n < 0 || (!n && port_hung_up(p))) {
-			port_kill(p, (int)-n);
+		if (got < 0) {
+			port_kill(p, -got);
 			return;
 		}
-		p->st.rx_frames++;
-		p->st.rx_bytes += n;
-		if (trunc || n < SWITCH_FRAME_MIN) {
-			p->st.drop_malformed++;
-			continue;
+		if (!got) { /* no message: end of file or nothing after all */
+			if (port_hung_up(p))
+				port_kill(p, 0);
+			return;
 		}
-		port_forward(sw, id, sw->rx, n);
+		for (int i = 0; i < got && !p->dead; i++, done++) {
+			uint8_t *frame = sw->rx + (size_t)i * SWITCH_RX_SLOT;
+
+			/* 0 is end of file, or an empty message (malformed):
+			 * at end of file every later slot reads 0 too. */
+			if (!lens[i] && port_hung_up(p)) {
+				port_kill(p, 0);
+				return;
+			}
+			p->st.rx_frames++;
+			p->st.rx_bytes += lens[i];
+			if (trunc[i] || lens[i] < SWITCH_FRAME_MIN) {
+				p->st.drop_malformed++;
+				continue;
+			}
+			port_forward(sw, id, frame, lens[i]);
+		}
 	}
 }
 

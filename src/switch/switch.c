@@ -235,7 +235,7 @@ static struct eth_switch *switch_alloc(const struct switch_opts *o)
 
 	if (!sw)
 		return NULL;
-	sw->rx = malloc(SWITCH_FRAME_MAX + 1);
+	sw->rx = malloc((size_t)SWITCH_RX_BATCH * SWITCH_RX_SLOT);
 	if (!sw->rx) {
 		free(sw);
 		return NULL;

@@ -15,9 +15,11 @@
 #include "switch/txq.h"
 #include "util/log.h"
 
-#define SWITCH_MAX_CTL	   4	/* control connections open at once */
-#define SWITCH_CTL_REQ	   64	/* longest request line */
-#define SWITCH_RX_BUDGET   64	/* frames read from one port per wakeup */
+#define SWITCH_MAX_CTL	   4  /* control connections open at once */
+#define SWITCH_CTL_REQ	   64 /* longest request line */
+#define SWITCH_RX_BUDGET   64 /* frames read from one port per wakeup */
+#define SWITCH_RX_BATCH	   16 /* frames per recvmmsg */
+#define SWITCH_RX_SLOT	   (SWITCH_FRAME_MAX + 1)
 #define SWITCH_CTL_TIMEOUT 5000 /* ms a control client may take */
 
 /* What an epoll event is about: the kind in the high half of data.u64,
@@ -65,7 +67,7 @@ struct eth_switch {
 	uint64_t now_ms, swept_ms;
 	uint64_t refused_ports; /* connections beyond SWITCH_MAX_PORTS */
 	struct ratelimit rl;
-	uint8_t *rx; /* SWITCH_FRAME_MAX + 1 bytes */
+	uint8_t *rx; /* SWITCH_RX_BATCH slots of SWITCH_RX_SLOT bytes */
 	struct switch_port port[SWITCH_MAX_PORTS];
 	struct switch_ctl ctl[SWITCH_MAX_CTL];
 	struct fdb fdb;

@@ -21,6 +21,7 @@ enum { RXQ, TXQ, NET_NUM_QUEUES };
 #define NET_RX_BATCH 64
 #define NET_TX_BATCH 256
 #define NET_MAX_IOV  1024 /* IOV_MAX on Linux */
+#define NET_RX_STASH 32	  /* frames read from a switch port per recvmmsg */
 
 /* Device configuration (spec 5.1.4), little-endian on x86. */
 struct net_config {
@@ -38,10 +39,13 @@ struct net {
 	bool active;	 /* DRIVER_OK, not reset since */
 	bool link_up;	 /* the backend is there */
 	uint32_t events; /* what the backend fd is waited for */
-	/* rxbuf holds a frame (its header first) that waits for the guest
-	 * to post receive buffers. */
+	/* Frames read from the backend in one batch, each with room for its
+	 * header first: stash_count of them from stash_head on. The first
+	 * waits for receive buffers while rx_pending. */
+	uint8_t *stash;
+	size_t stash_len[NET_RX_STASH];
+	unsigned stash_head, stash_count;
 	bool rx_pending;
-	size_t rx_len;
 	bool tx_blocked; /* the backend refused with EAGAIN: wait EPOLLOUT */
 	struct ratelimit rl;
 	struct virtq_chain chain, first; /* scratch for virtq_pop */
@@ -49,8 +53,20 @@ struct net {
 	uint32_t lens[NET_QUEUE_SIZE];
 	struct iovec iov[NET_MAX_IOV];
 	uint8_t txbuf[NET_HDR_LEN + NET_MAX_FRAME];
-	uint8_t rxbuf[NET_HDR_LEN + NET_MAX_FRAME];
 };
+
+#define NET_STASH_SLOT (NET_HDR_LEN + NET_MAX_FRAME)
+
+static uint8_t *net_stash_frame(const struct net *s)
+{
+	return s->stash + (size_t)s->stash_head * NET_STASH_SLOT;
+}
+
+static void net_stash_drop(struct net *s)
+{
+	s->stash_head = s->stash_count = 0;
+	s->rx_pending = false;
+}
 
 static void net_warn(struct virtio_dev *d, const char *why, size_t n)
 {
@@ -95,7 +111,7 @@ static void net_link_down(struct virtio_dev *d, int err)
 	pr_warn("%s: link down: %s: %s", d->name, s->be.name, strerror(-err));
 	s->link_up = false;
 	s->cfg.status &= (uint16_t)~VIRTIO_NET_S_LINK_UP;
-	s->rx_pending = false;
+	net_stash_drop(s);
 	s->tx_blocked = false;
 	if (virtio_has_feature(d, VIRTIO_NET_F_STATUS))
 		virtio_config_changed(d);
@@ -107,7 +123,7 @@ static void net_break(struct virtio_dev *d, const char *why)
 	struct net *s = d->priv;
 
 	s->active = false;
-	s->rx_pending = false;
+	net_stash_drop(s);
 	virtio_dev_broken(d, why);
 }
 
@@ -244,7 +260,7 @@ static void net_tx(struct virtio_dev *d)
 
 /* ---- receive ------------------------------------------------------------ */
 
-/* The frame in rxbuf into the guest's receive buffers, spread over as many
+/* The first stashed frame into the guest's receive buffers, spread over as many
  * as it needs with MRG_RXBUF (all handed back at once), else into one.
  * 1 if placed or dropped, 0 if the guest has too few buffers posted now,
  * -EINVAL if the queue is malformed. */
@@ -253,7 +269,8 @@ static int net_rx_place(struct virtio_dev *d)
 	struct net *s = d->priv;
 	struct virtq *vq = &d->vqs[RXQ];
 	bool mrg = virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF);
-	size_t off = 0, len = s->rx_len;
+	uint8_t *frame = net_stash_frame(s);
+	size_t off = 0, len = s->stash_len[s->stash_head];
 	unsigned n = 0;
 	uint16_t nb;
 	int ret;
@@ -279,7 +296,7 @@ static int net_rx_place(struct virtio_dev *d)
 			s->st.rx_dropped++;
 			return 1;
 		}
-		if (virtq_chain_write(vq, c, 0, s->rxbuf + off, w) != (long)w)
+		if (virtq_chain_write(vq, c, 0, frame + off, w) != (long)w)
 			return -EINVAL;
 		s->heads[n] = c->head;
 		s->lens[n++] = (uint32_t)w;
@@ -298,37 +315,62 @@ static int net_rx_place(struct virtio_dev *d)
 	return 1;
 }
 
-/* Read the next frame from the backend into rxbuf: 1, or 0 if none. */
+/* Make the first stashed frame ready for the guest: its virtio-net header
+ * filled in (or checked, from a tap). False if it is not a frame. */
+static bool net_rx_prepare(struct virtio_dev *d, uint8_t *frame, size_t *len)
+{
+	struct net *s = d->priv;
+	struct virtio_net_hdr *h = (struct virtio_net_hdr *)frame;
+	size_t at = s->be.vnet_hdr ? 0 : NET_HDR_LEN;
+
+	if (*len == SIZE_MAX || *len + at < NET_HDR_LEN + NET_ETH_HLEN) {
+		net_warn(d, "bad frame from the backend dropped",
+			 *len == SIZE_MAX ? 0 : *len);
+		s->st.rx_dropped++;
+		return false;
+	}
+	if (at)
+		memset(h, 0, sizeof(*h));
+	/* Flags the guest did not negotiate must read 0 (5.1.6.4). */
+	if (!virtio_has_feature(d, VIRTIO_NET_F_GUEST_CSUM))
+		h->flags = 0;
+	h->num_buffers = 1;
+	*len += at;
+	return true;
+}
+
+/* Have a frame first in the stash, reading a batch from the backend if it
+ * is empty: 1, or 0 if none is waiting. */
 static int net_rx_fetch(struct virtio_dev *d)
 {
 	struct net *s = d->priv;
-	struct virtio_net_hdr *h = (struct virtio_net_hdr *)s->rxbuf;
 	size_t at = s->be.vnet_hdr ? 0 : NET_HDR_LEN;
 
 	for (;;) {
-		ssize_t n = net_backend_recv(&s->be, s->rxbuf + at,
-					     sizeof(s->rxbuf) - at);
+		int n;
 
+		while (s->stash_count) {
+			if (net_rx_prepare(d, net_stash_frame(s),
+					   &s->stash_len[s->stash_head]))
+				return 1;
+			s->stash_head++;
+			s->stash_count--;
+		}
+		n = net_backend_recv_batch(&s->be, s->stash, NET_STASH_SLOT, at,
+					   s->stash_len, NET_RX_STASH);
 		if (n == -EAGAIN)
 			return 0;
 		if (n == -EPIPE || n == -ECONNRESET || n == -ENOTCONN) {
-			net_link_down(d, (int)n);
+			net_link_down(d, n);
 			return 0;
 		}
-		if (n < 0 || (size_t)n + at < NET_HDR_LEN + NET_ETH_HLEN) {
-			net_warn(d, "bad frame from the backend dropped",
-				 n < 0 ? 0 : (size_t)n);
+		if (n < 0) {
+			net_warn(d, "backend read failed", 0);
 			s->st.rx_dropped++;
-			continue;
+			return 0;
 		}
-		if (at)
-			memset(h, 0, sizeof(*h));
-		/* Flags the guest did not negotiate must read 0 (5.1.6.4). */
-		if (!virtio_has_feature(d, VIRTIO_NET_F_GUEST_CSUM))
-			h->flags = 0;
-		h->num_buffers = 1;
-		s->rx_len = (size_t)n + at;
-		return 1;
+		s->stash_head = 0;
+		s->stash_count = (unsigned)n;
 	}
 }
 
@@ -337,6 +379,7 @@ static void net_rx(struct virtio_dev *d)
 	struct net *s = d->priv;
 	struct virtq *vq = &d->vqs[RXQ];
 	bool placed = false;
+	uint64_t one = 1;
 	int ret;
 
 	if (!s->active || !s->link_up)
@@ -359,10 +402,17 @@ static void net_rx(struct virtio_dev *d)
 			continue;
 		}
 		s->rx_pending = false;
+		s->stash_head++;
+		s->stash_count--;
 		placed = true;
 	}
 	if (placed)
 		virtio_queue_used(d, RXQ);
+	/* Stashed frames left by the batch bound: the backend fd may not
+	 * wake us for them, the kick does. */
+	if (s->stash_count && !s->rx_pending && s->active && s->link_up &&
+	    write(s->kick_efd, &one, sizeof(one)) < 0)
+		pr_warn("%s: kick: %s", d->name, strerror(errno));
 	net_update_events(d);
 }
 
@@ -387,8 +437,10 @@ static void net_kicked(struct virtio_dev *d, void *arg)
 	uint64_t n;
 
 	(void)arg;
-	if (read(s->kick_efd, &n, sizeof(n)) == sizeof(n))
+	if (read(s->kick_efd, &n, sizeof(n)) == sizeof(n)) {
 		net_tx(d);
+		net_rx(d);
+	}
 }
 
 static void net_queue_notify(struct virtio_dev *d, unsigned q)
@@ -493,7 +545,7 @@ static void net_reset(struct virtio_dev *d)
 	struct net *s = d->priv;
 
 	s->active = false;
-	s->rx_pending = false;
+	net_stash_drop(s);
 	s->tx_blocked = false;
 	net_update_events(d);
 }
@@ -589,10 +641,15 @@ int virtio_net_init(struct virtio_dev *d, const struct virtio_net_options *o)
 		pr_err("%s: out of memory", name);
 		return -ENOMEM;
 	}
+	/* Address space only: pages are touched as frames arrive. */
+	s->stash = calloc(NET_RX_STASH, NET_STASH_SLOT);
 	s->kick_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->kick_efd < 0) {
-		ret = -errno;
-		pr_err("%s: eventfd: %s", name, strerror(errno));
+	if (!s->stash || s->kick_efd < 0) {
+		ret = s->stash ? -errno : -ENOMEM;
+		pr_err("%s: %s", name, strerror(-ret));
+		if (s->kick_efd >= 0)
+			close(s->kick_efd);
+		free(s->stash);
 		free(s);
 		return ret;
 	}
@@ -600,6 +657,7 @@ int virtio_net_init(struct virtio_dev *d, const struct virtio_net_options *o)
 				 : net_switch_connect(&s->be, o->target);
 	if (ret) {
 		close(s->kick_efd);
+		free(s->stash);
 		free(s);
 		return ret;
 	}
@@ -654,6 +712,7 @@ void virtio_net_destroy(struct virtio_dev *d)
 		(unsigned long long)s->st.tx_dropped);
 	net_backend_close(&s->be);
 	close(s->kick_efd);
+	free(s->stash);
 	free(s);
 	d->priv = NULL;
 }

@@ -385,6 +385,40 @@ static void test_rx_waits_for_buffers(void **state)
 	fx_close(f);
 }
 
+/* Many frames at once: read in batches (recvmmsg on a switch port),
+ * delivered in order, the rest kept until the driver posts more. */
+static void test_rx_batches_in_order(void **state)
+{
+	struct fx *f =
+		fx_open(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MRG_RXBUF));
+	uint8_t frame[60];
+	uint32_t id, len;
+
+	(void)state;
+	for (unsigned i = 0; i < 70; i++) {
+		make_frame(frame, sizeof(frame), (uint8_t)i);
+		frame[14] = (uint8_t)i;
+		assert_int_equal(send(f->peer, frame, sizeof(frame), 0),
+				 sizeof(frame));
+	}
+	for (unsigned i = 0; i < QSIZE - 1; i++)
+		post_rx(f, i, 1526);
+	run_io(f);
+	assert_int_equal(virtq_drv_used_idx(&f->vq[0]), QSIZE - 1);
+	for (unsigned i = 0; i < QSIZE - 1; i++) {
+		assert_int_equal(virtq_drv_take_used(&f->vq[0], &id, &len), 1);
+		assert_int_equal(f->ram[RXBUF + id * RXSLOT + 12 + 14], i);
+	}
+	for (unsigned i = 0; i < 7; i++)
+		post_rx(f, i, 1526);
+	f->dev.ops->queue_notify(&f->dev, 0);
+	run_io(f);
+	assert_int_equal(virtq_drv_used_idx(&f->vq[0]), 70);
+	assert_int_equal(stats(f).rx_frames, 70);
+	assert_int_equal(stats(f).rx_dropped, 0);
+	fx_close(f);
+}
+
 /* Without MRG_RXBUF a frame must fit one chain: a too-small buffer is not
  * consumed, the frame is dropped and counted, the next frame uses it. */
 static void test_rx_too_small_without_mrg(void **state)
@@ -593,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_rx_one_buffer),
 		cmocka_unit_test(test_rx_mergeable),
 		cmocka_unit_test(test_rx_waits_for_buffers),
+		cmocka_unit_test(test_rx_batches_in_order),
 		cmocka_unit_test(test_rx_too_small_without_mrg),
 		cmocka_unit_test(test_rx_readonly_buffer_breaks),
 		cmocka_unit_test(test_link_down),
