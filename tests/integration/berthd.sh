@@ -42,16 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip - $1: $2"; skipped=$((skipped + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-$2}"; fi; }
-
-finish() {
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for t in curl jq python3; do
 	command -v $t >/dev/null || { not_ok "tools" "$t is not installed"; finish; }
@@ -64,16 +56,6 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	skip "berthd" "no usable /dev/kvm on this machine"
 	finish
 fi
-
-# api METHOD PATH [BODY]: the answer's status in $code, its body in $body.
-api() {
-	local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$sock"
-		-X "$1" "http://berthd$2")
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-	code=$(curl "${args[@]}" 2>/dev/null)
-	body=$(cat "$tmp/body" 2>/dev/null)
-}
-jf() { jq -r "$1" <<<"$body" 2>/dev/null; }
 
 # expect NAME CODE [FIELD] -- METHOD PATH [BODY]: the status, and for an
 # error a JSON {"error"} naming FIELD (if given).

@@ -42,16 +42,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip - $1: $2"; skipped=$((skipped + 1)); }
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 tail_of() { tail -c 500 "$1" | tr '\n' '|'; }
-
-finish() {
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
 
 # start NAME ARGS...: berth run in the background, output in $tmp/NAME.log;
 # its pid in $tmp/NAME.pid and in pids.

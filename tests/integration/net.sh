@@ -26,17 +26,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip - $1: $2"; skipped=$((skipped + 1)); }
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 # the last lines of a log on one line, for a failure message
 tail_of() { tail -c 700 "$1" | tr '\n' '|'; }
-
-finish() {
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
 
 if [ ! -x "$berth" ] || [ ! -f "$g" ]; then
 	not_ok "build" "$berth or $g is missing (make)"
