@@ -11,13 +11,16 @@ CC       ?= gcc
 CFLAGS   ?= -O2 -g
 BERTH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fno-strict-aliasing -Isrc -MMD -MP \
-	-DBERTH_GUEST_DIR='"$(PREFIX)/share/berth/guests"'
-LIBS     := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd -ljson-c \
-	-lmicrohttpd -lsqlite3 -lcurl
+	-DBERTH_GUEST_DIR='"$(PREFIX)/share/berth/guests"' \
+	-DBERTH_BIN_DIR='"$(PREFIX)/bin"'
+# berth (the VMM) links only what a VM needs; berthd adds the daemon's and
+# the client's libraries, which would double a tiny VM's start-up cost.
+CORE_LIBS := -lpthread -luring -lz -lbz2 -llzma -llz4 -lzstd -ljson-c
+LIBS     := $(CORE_LIBS) -lmicrohttpd -lsqlite3 -lcurl
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-SRCS     := $(sort $(wildcard src/*.c src/*/*.c))
+SRCS     := $(filter-out src/lite/%,$(sort $(wildcard src/*.c src/*/*.c)))
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -32,12 +35,16 @@ all: $(BUILD)/berth $(BUILD)/berthd guests
 
 include guest/guest.mk
 
-$(BUILD)/berth: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+# berth: everything but the daemon and the client, whose commands it hands
+# to berthd (src/lite/berthd_exec.c).
+BERTH_OBJS := $(filter-out $(BUILD)/src/daemon/% $(BUILD)/src/client/%,$(OBJS)) \
+	$(BUILD)/src/lite/berthd_exec.o
+$(BUILD)/berth: $(BERTH_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(CORE_LIBS)
 
-# berthd is berth: main() runs the daemon when called by that name.
-$(BUILD)/berthd: $(BUILD)/berth
-	ln -sf berth $@
+# berthd: all of it; main() runs the daemon when called by that name.
+$(BUILD)/berthd: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -88,16 +95,16 @@ test:
 	@tests/run-all.sh $(BUILD)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] tests/fuzz/*.c guest/*.[ch] bench/*/*.c)
+	clang-format -i $(SRCS) $(wildcard src/lite/*.c src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] tests/fuzz/*.c guest/*.[ch] bench/*/*.c)
 
 format-check:
-	@out=$$(for f in $(SRCS) $(wildcard src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] tests/fuzz/*.c guest/*.[ch] bench/*/*.c); do \
+	@out=$$(for f in $(SRCS) $(wildcard src/lite/*.c src/*/*.h tests/unit/*.[ch] tests/unit/lib/*.[ch] tests/fuzz/*.c guest/*.[ch] bench/*/*.c); do \
 		clang-format --dry-run "$$f" 2>&1 | grep -q . && echo "$$f"; done); \
 	if [ -n "$$out" ]; then echo "clang-format would change:"; echo "$$out"; exit 1; fi
 
 install: all
 	install -D -m 755 $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/berth
-	ln -sf berth $(DESTDIR)$(PREFIX)/bin/berthd
+	install -m 755 $(BUILD)/berthd $(DESTDIR)$(PREFIX)/bin/berthd
 	install -d $(DESTDIR)$(PREFIX)/share/berth/guests
 	install -m 644 $(GUEST_ELFS) $(DESTDIR)$(PREFIX)/share/berth/guests/
 

@@ -255,13 +255,26 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+static bool berth_command(const char *s)
+{
+	static const char *const cmds[] = {"run",   "switch", "daemon", "vm",
+					   "usage", "top",    "version"};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(s, cmds[i]))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	/* COM1 output is best effort: a reader that goes away (berth run |
 	 * head) must not kill the VM; write() then fails with EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	/* berthd is a link to berth. */
-	if (argc > 0 && !strcmp(basename(argv[0]), "berthd"))
+	/* berthd runs the daemon, unless given one of berth's commands
+	 * (berth hands it daemon, vm, usage and top). */
+	if (argc > 0 && !strcmp(basename(argv[0]), "berthd") &&
+	    (argc < 2 || !berth_command(argv[1])))
 		return cmd_daemon(argc, argv);
 	if (argc < 2) {
 		usage(stderr);

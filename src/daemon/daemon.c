@@ -350,12 +350,33 @@ static uint64_t host_mem_mib(void)
 }
 
 /* Everything after the options: returns berth's exit status. */
+
+/* What runs the VMs: the lean berth next to berthd (it does not load
+ * berthd's libraries), else berthd itself, which can run them too. */
+static const char *vm_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 8);
+
+	if (n > 0) {
+		char *slash;
+
+		buf[n] = '\0';
+		slash = strrchr(buf, '/');
+		if (slash) {
+			strcpy(slash + 1, "berth");
+			if (!access(buf, X_OK))
+				return buf;
+		}
+	}
+	return "/proc/self/exe";
+}
+
 static int daemon_run(const struct daemon_config *c, int sigfd)
 {
 	struct vmdef_limits lim = {.max_memory_mib = c->max_memory_mib,
 				   .host_cpus = (unsigned)get_nprocs(),
 				   .check_files = true};
-	char dir[PATH_MAX], dbpath[PATH_MAX + 16];
+	char dir[PATH_MAX], dbpath[PATH_MAX + 16], exe[PATH_MAX];
 	struct registry reg;
 	struct api *api = NULL;
 	struct db *db = NULL;
@@ -370,7 +391,8 @@ static int daemon_run(const struct daemon_config *c, int sigfd)
 	snprintf(dbpath, sizeof(dbpath), "%s/berth.db", dir);
 	ret = db_open(&db, dbpath);
 	if (!ret)
-		ret = registry_init(&reg, db, dir, "/proc/self/exe", &lim);
+		ret = registry_init(&reg, db, dir, vm_exe(exe, sizeof(exe)),
+				    &lim);
 	/* The VMs berthd starts become its children when their middle
 	 * process exits: their exit is then a zombie whose CPU time the
 	 * sampler reads before reaping it. They still outlive berthd. */

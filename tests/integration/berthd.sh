@@ -118,7 +118,9 @@ wait_state() {
 
 start_daemon || { not_ok "berthd starts" "$(tail -3 "$tmp/berthd.err")"; finish; }
 ok "berthd starts and answers /v1/health"
-check "berthd is the berth binary" '[ "$(readlink -f "$berthd")" = "$(readlink -f "$berth")" ]'
+# berth stays lean: the daemon's and the client's libraries are berthd's.
+check "berth does not link libcurl, libmicrohttpd or SQLite" \
+	'! ldd "$berth" | grep -Eq "libcurl|libmicrohttpd|libsqlite3"'
 
 # ---- lifecycle -------------------------------------------------------------
 
