@@ -26,3 +26,19 @@ api() {
 }
 # jf FILTER: a jq filter over the last answer's body.
 jf() { jq -r "$1" <<<"$body" 2>/dev/null; }
+
+# For the berthd scripts: every VM process of a test has $state/vms/ on its
+# command line; berthd_cleanup (an EXIT trap) kills berthd ($dpid), those
+# VMs, and removes $tmp.
+kill_vms() {
+	local p
+	for p in /proc/[0-9]*; do
+		grep -qs "$state/vms/" "$p/cmdline" && kill -9 "${p#/proc/}" 2>/dev/null
+	done
+}
+
+berthd_cleanup() {
+	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	kill_vms
+	rm -rf "$tmp"
+}

@@ -26,22 +26,9 @@ sock=$tmp/api.sock
 dpid=
 hz=$(getconf CLK_TCK)
 
-kill_vms() {
-	local p
-	for p in /proc/[0-9]*; do
-		grep -qs "$state/vms/" "$p/cmdline" && kill -9 "${p#/proc/}" 2>/dev/null
-	done
-}
-
-cleanup() {
-	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	kill_vms
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+trap berthd_cleanup EXIT
 
 for t in curl jq; do
 	command -v $t >/dev/null || { not_ok "tools" "$t is not installed"; finish; }
